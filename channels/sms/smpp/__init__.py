@@ -1,0 +1,1 @@
+"""SMPP 3.4: PDU codec, ESME session, gateway adapter."""

@@ -1,0 +1,1 @@
+"""Alert intake, storage, the reference chain, and the approval lifecycle."""

@@ -1,0 +1,59 @@
+"""The FastAPI application: routers, problem handlers, and the context lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from service.alerts.api import router as alerts_router
+from service.areas.api import router as jurisdictions_router
+from service.audit.api import router as audit_router
+from service.context import AppContext, open_context
+from service.delivery.receipts_api import router as receipts_router
+from service.delivery.tracking_api import router as delivery_router
+from service.network.api import router as operators_router
+from service.network.channels_api import router as channels_router
+from service.network.targeting_api import router as targeting_router
+from service.operations import router as operations_router
+from service.problems import install_problem_handlers
+from service.settings import Settings
+
+
+def create_app(settings: Settings | None = None, *, context: AppContext | None = None) -> FastAPI:
+    """Build the API. Pass `context` to share one already opened (tests, the demo)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if context is not None:
+            app.state.context = context
+            yield
+            return
+        async with open_context(settings or Settings()) as opened:
+            app.state.context = opened
+            yield
+
+    app = FastAPI(
+        title="Tocsin",
+        version="0.1.0",
+        summary="Mobile early-warning dispatch: CAP in, cell broadcast and SMS out.",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    app.include_router(alerts_router)
+    app.include_router(audit_router)
+    app.include_router(operators_router)
+    app.include_router(targeting_router)
+    app.include_router(jurisdictions_router)
+    app.include_router(channels_router)
+    app.include_router(delivery_router)
+    app.include_router(receipts_router)
+    app.include_router(operations_router)
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,1 @@
+"""Geography the service keeps: geocode shapes and agency jurisdictions."""

@@ -1,0 +1,1 @@
+"""Append-only, hash-chained audit of every intake, decision and state change."""

@@ -1,0 +1,1 @@
+"""Delivery tracking: receipts, per-recipient and per-cell state, aggregates, events."""

@@ -1,0 +1,112 @@
+"""Every query of the receipt path, in Core form: thousands of rows per flush, no ORM objects.
+
+Rows are read `FOR UPDATE` (PostgreSQL; SQLite's BEGIN IMMEDIATE already
+serialises writers) in id order, so two processes applying reports to the
+same messages queue rather than deadlock or overwrite each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import bindparam, update
+from sqlalchemy import select as core_select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.delivery.models import SmsMessage, UnmatchedReceipt
+from service.delivery.receipt_rules import SmsRow
+
+# Well under SQLite's 32,766 bound parameters and PostgreSQL's 65,535.
+CHUNK = 900
+_SMS = SmsMessage.__table__  # type: ignore[attr-defined]
+_UNMATCHED = UnmatchedReceipt.__table__  # type: ignore[attr-defined]
+T = TypeVar("T")
+
+
+def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+async def ids_by_gateway_message_id(
+    session: AsyncSession, gateway: str, message_ids: Collection[str]
+) -> dict[str, int]:
+    """Stored gateway message id -> SmsMessage id, for one gateway's messages."""
+    found: dict[str, int] = {}
+    wanted = sorted(message_ids)
+    for chunk in _chunks(wanted):
+        query = select(_SMS.c.gateway_message_id, _SMS.c.id).where(
+            _SMS.c.gateway == gateway, _SMS.c.gateway_message_id.in_(chunk)
+        )
+        for message_id, row_id in (await session.exec(query)).all():
+            found[message_id] = row_id
+    return found
+
+
+async def lock_rows(
+    session: AsyncSession, ids: Iterable[int]
+) -> dict[int, tuple[SmsRow, str | None]]:
+    """The rows with these ids (and the gateway each was sent through), locked for update."""
+    rows: dict[int, tuple[SmsRow, str | None]] = {}
+    columns = (
+        _SMS.c.id,
+        _SMS.c.state,
+        _SMS.c.segments,
+        _SMS.c.delivered_segments,
+        _SMS.c.raw_report,
+        _SMS.c.error,
+        _SMS.c.final_at,
+        _SMS.c.gateway,
+    )
+    connection = await session.connection()  # Core: eight plain columns, no ORM objects
+    for chunk in _chunks(sorted(set(ids))):
+        query = (
+            core_select(*columns).where(_SMS.c.id.in_(chunk)).order_by(_SMS.c.id).with_for_update()
+        )
+        for row in (await connection.execute(query)).all():
+            rows[row.id] = (SmsRow(*row[:7]), row.gateway)
+    return rows
+
+
+_UPDATE = (
+    update(_SMS)
+    .where(_SMS.c.id == bindparam("row_id"))
+    .values(
+        state=bindparam("new_state"),
+        delivered_segments=bindparam("new_mask"),
+        raw_report=bindparam("new_raw"),
+        error=bindparam("new_error"),
+        final_at=bindparam("new_final_at"),
+    )
+)
+
+
+async def update_rows(session: AsyncSession, rows: Sequence[SmsRow]) -> None:
+    """Write the changed columns of `rows` (one executemany)."""
+    if not rows:
+        return
+    params = [
+        {
+            "row_id": row.id,
+            "new_state": row.state,
+            "new_mask": row.delivered_segments,
+            "new_raw": row.raw_report,
+            "new_error": row.error,
+            "new_final_at": row.final_at,
+        }
+        for row in rows
+    ]
+    await session.exec(_UPDATE, params=params)
+
+
+async def store_unmatched(session: AsyncSession, items: Sequence[dict[str, Any]]) -> None:
+    """Keep reports naming no message of ours, once per (gateway, reference)."""
+    if not items:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(_UNMATCHED).on_conflict_do_nothing(index_elements=["gateway", "reference"])
+    await session.exec(statement, params=list(items))

@@ -1,0 +1,1 @@
+"""Bundled CAP alerts for `tocsin demo` (real public alerts from the test corpus)."""

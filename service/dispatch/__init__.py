@@ -1,0 +1,1 @@
+"""Dispatch planning: from an approved alert to jobs for every operator and channel."""

@@ -1,0 +1,271 @@
+"""Running one cell-broadcast dispatch: broadcast, replace or kill, with CBC failover.
+
+Three short transactions around the network call, never one held across it:
+claim the attempt, talk to the CBCs, record the result. A crash in between
+leaves the dispatch `queued` with its attempt counted; the relay re-sends the
+job and the CBCs' idempotency (osmo-cbc 409, generic API keys) absorbs the
+repeat.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+from channels.cbc.base import BroadcastSchedule, BroadcastTargets, Submission
+from channels.errors import PermanentChannelError, TransientChannelError
+from service.alerts.models import Alert
+from service.alerts.states import AlertState
+from service.context import AppContext
+from service.db import transaction, utcnow
+from service.dispatch import events, repository
+from service.dispatch.content import compose_broadcast, load_cap
+from service.dispatch.models import Action, Dispatch, DispatchState
+from service.dispatch.outcomes import MAX_ATTEMPTS, Failed, Outcome, RetryLater, Sent, backoff
+from service.dispatch.progress import after_success
+from service.dispatch.registry import ChannelRegistry, NamedCbc
+from service.dispatch.scheduling import schedule_dispatch
+from service.network.channels import ChannelsConfig
+from service.network.models import Operator, Targeting
+
+log = logging.getLogger(__name__)
+_STOPPED_ALERTS = {
+    AlertState.CANCELLED,
+    AlertState.EXPIRED,
+    AlertState.COMPLETED,
+    AlertState.FAILED,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Work:
+    dispatch: Dispatch
+    operator: Operator
+    alert: Alert
+    previous: Dispatch | None
+    cells: tuple[str, ...]
+
+
+async def run_broadcast(
+    ctx: AppContext, registry: ChannelRegistry, dispatch_id: str, attempt: int
+) -> Outcome:
+    """Carry out attempt `attempt` of a broadcast, replace or kill."""
+    work = await _claim(ctx, dispatch_id, attempt)
+    if work is None:
+        return Sent()
+    config = ChannelsConfig.model_validate(work.operator.channels)
+    settings = config.cell_broadcast
+    if settings is None:
+        return await _finish_failed(
+            ctx, dispatch_id, "the operator has no cell broadcast configured"
+        )
+    cbcs = _in_order(registry.cbcs(work.operator.id, work.operator.channels), work)
+    try:
+        name, submission = await _talk(
+            ctx, work, cbcs, settings.repetition_period_s, settings.profile
+        )
+    except PermanentChannelError as exc:
+        return await _finish_failed(ctx, dispatch_id, f"refused: {exc}")
+    except TransientChannelError as exc:
+        return await _retry_or_fail(ctx, dispatch_id, attempt, str(exc), exc.retry_after)
+    return await _record_success(ctx, registry, dispatch_id, name, submission)
+
+
+async def _claim(ctx: AppContext, dispatch_id: str, attempt: int) -> _Work | None:
+    async with transaction(ctx.sessions) as session:
+        dispatch = await repository.get_for_update(session, dispatch_id)
+        if (
+            dispatch is None
+            or dispatch.state != DispatchState.QUEUED
+            or dispatch.attempts >= attempt
+        ):
+            return None  # done, cancelled, or a stale duplicate of an earlier attempt
+        alert = await session.get(Alert, dispatch.alert_id)
+        operator = await session.get(Operator, dispatch.operator_id)
+        assert alert is not None  # foreign keys
+        assert operator is not None
+        if dispatch.action != Action.KILL and AlertState(alert.state) in _STOPPED_ALERTS:
+            dispatch.state = DispatchState.CANCELLED
+            dispatch.finished_at = utcnow()
+            events.record(
+                session,
+                "dispatch.cancelled",
+                alert_id=alert.id,
+                dispatch=dispatch,
+                reason=f"alert is {alert.state}",
+            )
+            return None
+        dispatch.attempts = attempt
+        session.add(dispatch)
+        previous = (
+            None if dispatch.replaces is None else await session.get(Dispatch, dispatch.replaces)
+        )
+        targeting = await _targeting(session, dispatch)
+        cells = () if targeting is None else tuple(targeting.cells)
+        return _Work(dispatch, operator, alert, previous, cells)
+
+
+async def _targeting(session: Any, dispatch: Dispatch) -> Targeting | None:
+    targetings = await repository.targetings(session, dispatch.alert_id)
+    return targetings.get(dispatch.operator_id)
+
+
+def _in_order(cbcs: list[NamedCbc], work: _Work) -> list[NamedCbc]:
+    """The CBC holding the broadcast (replace, kill) or the last good one first, then the rest."""
+    first = work.previous.endpoint if work.previous is not None else work.operator.last_good_cbc
+    return sorted(cbcs, key=lambda cbc: cbc.name != first)
+
+
+async def _talk(
+    ctx: AppContext, work: _Work, cbcs: list[NamedCbc], repetition_s: int, profile: Any
+) -> tuple[str, Submission | None]:
+    """Send to the first CBC that answers; a transient failure moves on to the next."""
+    dispatch = work.dispatch
+    last_error: TransientChannelError | None = None
+    for cbc in cbcs:
+        try:
+            if dispatch.action == Action.KILL:
+                assert work.previous is not None
+                await cbc.adapter.cancel(_submission_of(work.previous))
+                return cbc.name, None
+            async with ctx.readers() as session:
+                cap = await load_cap(session, dispatch.alert_id)
+            message = compose_broadcast(
+                cap,
+                dispatch.info_index or 0,
+                profile,
+                message_code=dispatch.message_code or 0,
+                update_number=dispatch.update_number or 0,
+            )
+            targets = BroadcastTargets(cells=work.cells)
+            schedule = BroadcastSchedule(
+                repetition_period_s=repetition_s, expires_at=dispatch.expires_at
+            )
+            if (
+                dispatch.action == Action.REPLACE
+                and work.previous is not None
+                and work.previous.endpoint == cbc.name
+            ):
+                submission = await cbc.adapter.replace(
+                    _submission_of(work.previous), message, targets=targets, schedule=schedule
+                )
+            else:
+                submission = await cbc.adapter.submit(
+                    message, targets=targets, idempotency_key=dispatch.id, schedule=schedule
+                )
+            return cbc.name, submission
+        except TransientChannelError as exc:
+            log.warning(
+                "cbc unavailable",
+                extra={"dispatch_id": dispatch.id, "cbc": cbc.name, "error": str(exc)},
+            )
+            last_error = exc
+    raise last_error or TransientChannelError("no CBC configured")
+
+
+def _submission_of(dispatch: Dispatch) -> Submission:
+    data = dict(dispatch.result)
+    data["remote_ids"] = tuple(data.get("remote_ids", ()))
+    return Submission(**data)
+
+
+async def _record_success(
+    ctx: AppContext,
+    registry: ChannelRegistry,
+    dispatch_id: str,
+    cbc: str,
+    submission: Submission | None,
+) -> Outcome:
+    cancelled_meanwhile = False
+    async with transaction(ctx.sessions) as session:
+        dispatch = await repository.get_for_update(session, dispatch_id)
+        assert dispatch is not None
+        operator = await session.get(Operator, dispatch.operator_id)
+        assert operator is not None
+        operator.last_good_cbc = cbc
+        session.add(operator)
+        cancelled_meanwhile = dispatch.state == DispatchState.CANCELLED
+        dispatch.endpoint = cbc
+        dispatch.submitted_at = utcnow()
+        if submission is not None:
+            dispatch.result = _jsonable(submission)
+        if dispatch.action == Action.KILL:
+            dispatch.state = DispatchState.DELIVERED
+            dispatch.finished_at = utcnow()
+        elif not cancelled_meanwhile:
+            dispatch.state = DispatchState.SUBMITTED
+            dispatch.live = True
+        await _retire_previous(session, dispatch)
+        session.add(dispatch)
+        events.record(
+            session,
+            f"dispatch.{'killed' if dispatch.action == Action.KILL else 'submitted'}",
+            alert_id=dispatch.alert_id,
+            dispatch=dispatch,
+            cbc=cbc,
+        )
+        follow_ups = await after_success(session, dispatch)
+    if cancelled_meanwhile and submission is not None:
+        # A Cancel arrived while we were submitting: stop what we just started.
+        cbcs = {c.name: c for c in registry.cbcs(operator.id, operator.channels)}
+        await cbcs[cbc].adapter.cancel(submission)
+    return Sent(tuple(follow_ups))
+
+
+async def _retire_previous(session: Any, dispatch: Dispatch) -> None:
+    if dispatch.replaces is None:
+        return
+    previous = await session.get(Dispatch, dispatch.replaces)
+    if previous is None:
+        return
+    previous.live = False
+    session.add(previous)
+    if dispatch.action == Action.KILL:
+        await repository.release_code(
+            session, previous.operator_id, previous.chain_id, previous.message_identifier
+        )
+
+
+async def _retry_or_fail(
+    ctx: AppContext, dispatch_id: str, attempt: int, error: str, hint_s: float | None
+) -> Outcome:
+    if attempt >= MAX_ATTEMPTS:
+        return await _finish_failed(ctx, dispatch_id, f"gave up after {attempt} attempts: {error}")
+    delay = backoff(attempt, hint_s)
+    async with transaction(ctx.sessions) as session:
+        dispatch = await repository.get_for_update(session, dispatch_id)
+        assert dispatch is not None
+        dispatch.last_error = error
+        events.record(
+            session,
+            "dispatch.retrying",
+            alert_id=dispatch.alert_id,
+            dispatch=dispatch,
+            attempt=attempt,
+            error=error,
+            after_s=delay.total_seconds(),
+        )
+        job_id = schedule_dispatch(session, dispatch, defer_until=utcnow() + delay)
+    return RetryLater(job_id, delay)
+
+
+async def _finish_failed(ctx: AppContext, dispatch_id: str, reason: str) -> Outcome:
+    async with transaction(ctx.sessions) as session:
+        dispatch = await repository.get_for_update(session, dispatch_id)
+        assert dispatch is not None
+        dispatch.state = DispatchState.FAILED
+        dispatch.last_error = reason
+        dispatch.finished_at = utcnow()
+        session.add(dispatch)
+        events.record(
+            session, "dispatch.failed", alert_id=dispatch.alert_id, dispatch=dispatch, reason=reason
+        )
+        await after_success(session, dispatch)
+    return Failed(reason)
+
+
+def _jsonable(submission: Submission) -> dict[str, Any]:
+    data = dataclasses.asdict(submission)
+    data["remote_ids"] = list(submission.remote_ids)
+    return data

@@ -1,0 +1,59 @@
+"""arq entry points: thin wrappers that turn outcomes into queue behaviour.
+
+Job arguments are ids only; every job is idempotent (it checks the state it
+is about to change), because arq runs jobs at least once.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from service.context import AppContext
+from service.dispatch import broadcast, service, sms_send
+from service.dispatch.outcomes import Failed, Outcome, RetryLater
+from service.dispatch.registry import ChannelRegistry
+from service.queue.outbox import relay
+
+log = logging.getLogger(__name__)
+
+
+def _app(ctx: dict[str, Any]) -> tuple[AppContext, ChannelRegistry]:
+    return ctx["app"], ctx["registry"]
+
+
+async def _relay_now(app: AppContext, job_ids: list[str]) -> None:
+    if job_ids and app.queue is not None:
+        await relay(app.sessions, app.queue, job_ids=job_ids)
+
+
+async def plan_alert(ctx: dict[str, Any], alert_id: str) -> int:
+    """Targeting, then (once approved) the plan; relays the planned jobs at once."""
+    app, _ = _app(ctx)
+    job_ids = await service.process_alert(app, alert_id)
+    await _relay_now(app, job_ids)
+    return len(job_ids)
+
+
+async def run_broadcast(ctx: dict[str, Any], dispatch_id: str, attempt: int) -> str:
+    app, registry = _app(ctx)
+    return await _finish(app, await broadcast.run_broadcast(app, registry, dispatch_id, attempt))
+
+
+async def run_sms_batch(ctx: dict[str, Any], dispatch_id: str, attempt: int) -> str:
+    app, registry = _app(ctx)
+    return await _finish(app, await sms_send.run_sms_batch(app, registry, dispatch_id, attempt))
+
+
+async def _finish(app: AppContext, outcome: Outcome) -> str:
+    if isinstance(outcome, RetryLater):
+        await _relay_now(app, [outcome.job_id])
+        return f"retry in {outcome.after.total_seconds():.1f} s"
+    if isinstance(outcome, Failed):
+        log.warning("dispatch failed", extra={"reason": outcome.reason})
+        return f"failed: {outcome.reason}"
+    await _relay_now(app, list(outcome.job_ids))
+    return "done"
+
+
+FUNCTIONS = [plan_alert, run_broadcast, run_sms_batch]

@@ -1,0 +1,161 @@
+"""Every query of the dispatch feature."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+from sqlalchemy import func, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.alerts.models import Alert
+from service.db import utcnow
+from service.delivery.models import SmsMessage, SmsState
+from service.dispatch.models import (
+    OPEN_STATES,
+    Action,
+    Channel,
+    Dispatch,
+    DispatchState,
+    MessageCode,
+)
+from service.network.models import Operator, Targeting
+
+
+async def get(session: AsyncSession, dispatch_id: str) -> Dispatch | None:
+    return await session.get(Dispatch, dispatch_id)
+
+
+async def get_for_update(session: AsyncSession, dispatch_id: str) -> Dispatch | None:
+    """The dispatch, locked on PostgreSQL until the transaction ends (jobs race retries)."""
+    query = select(Dispatch).where(Dispatch.id == dispatch_id).with_for_update()
+    return (await session.exec(query)).first()
+
+
+async def operators_with_channels(session: AsyncSession) -> list[Operator]:
+    rows = (await session.exec(select(Operator).order_by(col(Operator.id)))).all()
+    return [operator for operator in rows if operator.channels]
+
+
+async def targetings(session: AsyncSession, alert_id: str) -> dict[str, Targeting]:
+    rows = (await session.exec(select(Targeting).where(Targeting.alert_id == alert_id))).all()
+    return {row.operator_id: row for row in rows}
+
+
+async def for_alert(session: AsyncSession, alert_id: str) -> list[Dispatch]:
+    query = select(Dispatch).where(Dispatch.alert_id == alert_id).order_by(col(Dispatch.planned_at))
+    return list((await session.exec(query)).all())
+
+
+async def live_broadcasts(
+    session: AsyncSession, chains: Collection[str], operator_id: str | None = None
+) -> list[Dispatch]:
+    """Broadcasts running on a CBC now, for the chains (and operator) given."""
+    query = select(Dispatch).where(
+        col(Dispatch.chain_id).in_(list(chains)),
+        Dispatch.channel == Channel.CELL_BROADCAST,
+        col(Dispatch.live).is_(True),
+    )
+    if operator_id is not None:
+        query = query.where(Dispatch.operator_id == operator_id)
+    return list((await session.exec(query.order_by(col(Dispatch.planned_at)))).all())
+
+
+async def open_dispatches(
+    session: AsyncSession, chains: Collection[str], *, exclude_alert: str | None = None
+) -> list[Dispatch]:
+    """Broadcasts and SMS batches of the chains that have not been sent yet."""
+    query = select(Dispatch).where(
+        col(Dispatch.chain_id).in_(list(chains)),
+        col(Dispatch.state).in_([s.value for s in OPEN_STATES]),
+        Dispatch.action != Action.KILL,
+    )
+    if exclude_alert is not None:
+        query = query.where(Dispatch.alert_id != exclude_alert)
+    return list((await session.exec(query)).all())
+
+
+async def count_open(session: AsyncSession, alert_id: str) -> int:
+    query = select(func.count()).where(
+        Dispatch.alert_id == alert_id,
+        col(Dispatch.state).in_([s.value for s in OPEN_STATES]),
+    )
+    return int((await session.exec(query)).one())
+
+
+async def expired_broadcasts(
+    session: AsyncSession, now: object, limit: int = 200
+) -> list[Dispatch]:
+    query = (
+        select(Dispatch)
+        .where(
+            Dispatch.channel == Channel.CELL_BROADCAST,
+            col(Dispatch.live).is_(True),
+            col(Dispatch.expires_at) <= now,
+        )
+        .limit(limit)
+    )
+    return list((await session.exec(query)).all())
+
+
+async def pending_kill_of(session: AsyncSession, target_id: str) -> Dispatch | None:
+    """A kill already planned for the broadcast `target_id`, if any."""
+    query = select(Dispatch).where(
+        Dispatch.action == Action.KILL,
+        col(Dispatch.state).in_([DispatchState.PLANNED.value, DispatchState.QUEUED.value]),
+        Dispatch.replaces == target_id,
+    )
+    return (await session.exec(query)).first()
+
+
+async def message_code(
+    session: AsyncSession, operator_id: str, chain_id: str, identifier: int
+) -> MessageCode | None:
+    query = select(MessageCode).where(
+        MessageCode.operator_id == operator_id,
+        MessageCode.chain_id == chain_id,
+        MessageCode.message_identifier == identifier,
+    )
+    return (await session.exec(query)).first()
+
+
+async def live_codes(session: AsyncSession, operator_id: str) -> tuple[set[int], int | None]:
+    """The operator's codes still live, and the code allocated last (for rotation)."""
+    query = select(MessageCode.code, MessageCode.live).where(MessageCode.operator_id == operator_id)
+    rows = (await session.exec(query.order_by(col(MessageCode.allocated_at)))).all()
+    live = {code for code, is_live in rows if is_live}
+    return live, (rows[-1][0] if rows else None)
+
+
+async def release_code(
+    session: AsyncSession, operator_id: str, chain_id: str, identifier: int | None
+) -> None:
+    """The chain's code for `identifier` is free again once its broadcast is killed."""
+    if identifier is None:
+        return
+    await session.exec(
+        update(MessageCode)
+        .where(
+            col(MessageCode.operator_id) == operator_id,
+            col(MessageCode.chain_id) == chain_id,
+            col(MessageCode.message_identifier) == identifier,
+        )
+        .values(live=False)
+    )
+
+
+async def alerts_by_id(session: AsyncSession, ids: Sequence[str]) -> dict[str, Alert]:
+    rows = (await session.exec(select(Alert).where(col(Alert.id).in_(list(ids))))).all()
+    return {row.id: row for row in rows}
+
+
+async def cancel_queued_sms(session: AsyncSession, dispatch_id: str) -> None:
+    """Recipients of a batch not yet handed to a gateway will not get it."""
+    await session.exec(
+        update(SmsMessage)
+        .where(
+            col(SmsMessage.dispatch_id) == dispatch_id,
+            col(SmsMessage.state) == SmsState.QUEUED.value,
+        )
+        .values(state=SmsState.CANCELLED.value, final_at=utcnow())
+    )

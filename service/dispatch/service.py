@@ -1,0 +1,76 @@
+"""The dispatch use cases the jobs call: process an accepted alert, expire broadcasts."""
+
+from __future__ import annotations
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.alerts import repository as alerts
+from service.alerts.lifecycle import change_state
+from service.alerts.models import Alert
+from service.alerts.states import AlertState, DispatchClass
+from service.context import AppContext
+from service.db import transaction, utcnow
+from service.dispatch import events, repository
+from service.dispatch.content import load_cap
+from service.dispatch.planner import plan_alert, plan_cancel, plan_kill
+from service.dispatch.progress import WORKER, after_success
+from service.dispatch.scheduling import schedule_dispatch
+from service.queue.names import dispatch_job_id
+
+
+async def process_alert(ctx: AppContext, alert_id: str) -> list[str]:
+    """Resolve an accepted alert's targeting; once approved, plan its dispatch.
+
+    Idempotent: targeting is stored once per inventory version, and an alert
+    is planned only while it is `approved` (planning moves it on).
+    Returns the job ids to relay at once.
+    """
+    await _resolve_targeting(ctx, alert_id)
+    async with transaction(ctx.sessions) as session:
+        alert = await session.get(Alert, alert_id)
+        if alert is None or alert.state != AlertState.APPROVED:
+            return []
+        if alert.dispatch_class == DispatchClass.NONE:
+            return []
+        await change_state(session, alert, AlertState.DISPATCHING, actor=WORKER, reason="planned")
+        if alert.msg_type == "Cancel":
+            chains = await alerts.chains_affected_by(session, alert)
+            planned = await plan_cancel(session, alert, chains | {alert.chain_id})
+        else:
+            planned = await plan_alert(session, alert, await load_cap(session, alert_id))
+        if not planned:
+            await _nothing_to_send(session, alert)
+        return [dispatch_job_id(dispatch.id, dispatch.attempts + 1) for dispatch in planned]
+
+
+async def _nothing_to_send(session: AsyncSession, alert: Alert) -> None:
+    events.record(session, "alert.nothing-to-send", alert_id=alert.id)
+    target = AlertState.COMPLETED if alert.msg_type == "Cancel" else AlertState.ACTIVE
+    await change_state(session, alert, target, actor=WORKER, reason="no channel to send on")
+
+
+async def _resolve_targeting(ctx: AppContext, alert_id: str) -> None:
+    from service.network.targeting import compute_targeting
+
+    async with transaction(ctx.sessions) as session:
+        await compute_targeting(session, ctx.cell_indexes, alert_id)
+
+
+async def expire_broadcasts(ctx: AppContext) -> list[str]:
+    """Kill broadcasts past their end (CAP expiry or the operator's maximum); job ids to relay."""
+    job_ids: list[str] = []
+    async with transaction(ctx.sessions) as session:
+        for live in await repository.expired_broadcasts(session, utcnow()):
+            kill = await plan_kill(session, live, alert_id=live.alert_id, reason="expired")
+            if kill is not None:
+                job_ids.append(schedule_dispatch(session, kill))
+            alert = await session.get(Alert, live.alert_id)
+            if alert is not None and alert.state in {AlertState.ACTIVE, AlertState.DISPATCHING}:
+                await change_state(
+                    session, alert, AlertState.EXPIRED, actor=WORKER, reason="expired"
+                )
+                events.record(session, "alert.expired", alert_id=alert.id)
+    return job_ids
+
+
+__all__ = ["after_success", "expire_broadcasts", "process_alert"]

@@ -1,0 +1,129 @@
+"""Planning SMS: recipients in the targeted cells, in batches of at most 1,000, once each.
+
+Recipients are written as `SmsMessage` rows (state queued) in the planning
+transaction; the unique (alert, msisdn) key is what makes "never twice"
+hold whatever happens later. Exercise and Test alerts reach only
+subscribers flagged as testers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from sqlalchemy import insert
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.alerts.models import Alert
+from service.alerts.states import DispatchClass
+from service.cap import CapAlert
+from service.db import utcnow
+from service.delivery.models import SmsMessage, SmsState
+from service.dispatch import events
+from service.dispatch.models import Action, Channel, Dispatch
+from service.network.channels import SmsSettings
+from service.network.models import Operator, Targeting
+from service.recipients.models import Subscriber
+
+
+def choose_language(subscriber_language: str, alert_languages: Sequence[str]) -> str:
+    """The subscriber's language if the alert has it (or its primary tag), else the first."""
+    wanted = subscriber_language.lower()
+    for language in alert_languages:
+        if language.lower() == wanted:
+            return language
+    primary = wanted.split("-")[0]
+    for language in alert_languages:
+        if language.lower().split("-")[0] == primary:
+            return language
+    return alert_languages[0]
+
+
+async def plan_sms(
+    session: AsyncSession,
+    alert: Alert,
+    cap: CapAlert,
+    operator: Operator,
+    settings: SmsSettings,
+    targeting: Targeting,
+) -> list[Dispatch]:
+    """The SMS dispatches of one operator for one alert."""
+    if not cap.infos or targeting.cell_count == 0:
+        return []
+    if settings.mode == "operator":
+        return [_location_job(session, alert, operator, targeting)]
+    languages = [info.language for info in cap.infos]
+    test_only = alert.dispatch_class == DispatchClass.TEST
+    recipients = await _recipients(session, operator.id, set(targeting.cells), test_only=test_only)
+    planned: list[Dispatch] = []
+    for number, batch in enumerate(_batches(recipients, settings.batch_size), start=1):
+        dispatch = Dispatch(
+            alert_id=alert.id,
+            chain_id=alert.chain_id,
+            operator_id=operator.id,
+            channel=Channel.SMS,
+            action=Action.SEND,
+            batch_no=number,
+            payload={"recipients": len(batch)},
+        )
+        session.add(dispatch)
+        now = utcnow()
+        await session.exec(
+            insert(SmsMessage),
+            params=[
+                {
+                    "dispatch_id": dispatch.id,
+                    "alert_id": alert.id,
+                    "operator_id": operator.id,
+                    "msisdn": msisdn,
+                    "language": choose_language(language, languages),
+                    "state": SmsState.QUEUED.value,
+                    "segments": 1,
+                    "created_at": now,
+                }
+                for msisdn, language in batch
+            ],
+        )
+        planned.append(dispatch)
+    events.record(
+        session,
+        "sms.planned",
+        alert_id=alert.id,
+        operator_id=operator.id,
+        recipients=len(recipients),
+        batches=len(planned),
+    )
+    return planned
+
+
+def _location_job(
+    session: AsyncSession, alert: Alert, operator: Operator, targeting: Targeting
+) -> Dispatch:
+    dispatch = Dispatch(
+        alert_id=alert.id,
+        chain_id=alert.chain_id,
+        operator_id=operator.id,
+        channel=Channel.OPERATOR_SMS,
+        action=Action.SEND,
+        payload={"cells": targeting.cell_count},
+    )
+    session.add(dispatch)
+    return dispatch
+
+
+async def _recipients(
+    session: AsyncSession, operator_id: str, cells: set[str], *, test_only: bool
+) -> list[tuple[str, str]]:
+    """(msisdn, language) of the operator's subscribers last seen in `cells`."""
+    query = select(Subscriber.msisdn, Subscriber.language, Subscriber.cell_id).where(
+        Subscriber.operator_id == operator_id
+    )
+    if test_only:
+        query = query.where(col(Subscriber.test).is_(True))
+    rows = (await session.exec(query.order_by(col(Subscriber.msisdn)))).all()
+    return [(msisdn, language) for msisdn, language, cell in rows if cell in cells]
+
+
+def _batches(items: list[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,292 @@
+"""Running one SMS batch: claim its recipients, send window by window, record each outcome.
+
+Never twice: a recipient is marked `sending` (committed) before it is handed
+to a gateway. If a worker dies after that, the recipient is left `unknown`
+rather than sent again: a possible miss is reported, a duplicate is not
+possible. A Cancel is checked between windows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from channels.errors import ChannelError, PermanentChannelError, TransientChannelError
+from channels.sms import (
+    HttpJsonGateway,
+    LocationSms,
+    OutboundSms,
+    SmsGateway,
+    SubmitResult,
+    compose_sms_text,
+)
+from service.alerts.models import Alert
+from service.alerts.states import AlertState
+from service.cap import CapAlert
+from service.context import AppContext
+from service.db import transaction, utcnow
+from service.delivery.models import SmsMessage, SmsState
+from service.dispatch import events, repository
+from service.dispatch.content import load_cap
+from service.dispatch.models import Channel, Dispatch, DispatchState
+from service.dispatch.outcomes import MAX_ATTEMPTS, Failed, Outcome, RetryLater, Sent, backoff
+from service.dispatch.progress import after_success
+from service.dispatch.registry import ChannelRegistry
+from service.dispatch.scheduling import schedule_dispatch
+from service.network.channels import ChannelsConfig, SmsSettings
+from service.network.models import Operator
+
+WINDOW = 100
+_STOPPED = {AlertState.CANCELLED, AlertState.EXPIRED, AlertState.COMPLETED, AlertState.FAILED}
+
+
+async def run_sms_batch(
+    ctx: AppContext, registry: ChannelRegistry, dispatch_id: str, attempt: int
+) -> Outcome:
+    """Carry out attempt `attempt` of an SMS batch."""
+    claimed = await _claim(ctx, dispatch_id, attempt)
+    if claimed is None:
+        return Sent()
+    operator, cap, settings, location = claimed
+    gateways = registry.gateways(operator.id, operator.channels)
+    if not gateways:
+        return await _finish(ctx, dispatch_id, DispatchState.FAILED, "no SMS gateway configured")
+    if location is not None:
+        return await _send_location_job(ctx, dispatch_id, attempt, gateways, location)
+    gateway = gateways[(attempt - 1) % len(gateways)]  # a retry fails over to the next gateway
+    texts = _texts(cap, settings)
+    transient: str | None = None
+    while True:
+        window = await _take_window(ctx, dispatch_id)
+        if window is None:  # cancelled between windows
+            return Sent()
+        if not window:
+            break
+        outcomes = await gateway.submit_many(
+            [OutboundSms(str(m.id), m.msisdn, texts[m.language]) for m in window]
+        )
+        transient = await _record(ctx, window, outcomes, gateway.name) or transient
+        if transient is not None:
+            break
+    if transient is not None:
+        return await _retry_or_fail(ctx, dispatch_id, attempt, transient)
+    return await _finish(ctx, dispatch_id, DispatchState.SUBMITTED, None)
+
+
+async def _claim(
+    ctx: AppContext, dispatch_id: str, attempt: int
+) -> tuple[Operator, CapAlert, SmsSettings, LocationSms | None] | None:
+    async with transaction(ctx.sessions) as session:
+        dispatch = await repository.get_for_update(session, dispatch_id)
+        if (
+            dispatch is None
+            or dispatch.state != DispatchState.QUEUED
+            or dispatch.attempts >= attempt
+        ):
+            return None
+        alert = await session.get(Alert, dispatch.alert_id)
+        operator = await session.get(Operator, dispatch.operator_id)
+        assert alert is not None
+        assert operator is not None
+        if AlertState(alert.state) in _STOPPED:
+            await _cancel_rest(session, dispatch_id)
+            dispatch.state = DispatchState.CANCELLED
+            dispatch.finished_at = utcnow()
+            events.record(
+                session,
+                "dispatch.cancelled",
+                alert_id=alert.id,
+                dispatch=dispatch,
+                reason=f"alert is {alert.state}",
+            )
+            return None
+        dispatch.attempts = attempt
+        session.add(dispatch)
+        # A previous attempt that died mid-window: those recipients may have the SMS.
+        await session.exec(
+            update(SmsMessage)
+            .where(
+                col(SmsMessage.dispatch_id) == dispatch_id,
+                col(SmsMessage.state) == SmsState.SENDING.value,
+            )
+            .values(state=SmsState.UNKNOWN.value, error="worker stopped while sending; not resent")
+        )
+        cap = await load_cap(session, dispatch.alert_id)
+        settings = ChannelsConfig.model_validate(operator.channels).sms
+        assert settings is not None
+        location = None
+        if dispatch.channel == Channel.OPERATOR_SMS:
+            location = await _location_job(session, dispatch, alert, cap, settings)
+    return operator, cap, settings, location
+
+
+async def _location_job(
+    session: AsyncSession, dispatch: Dispatch, alert: Alert, cap: CapAlert, settings: SmsSettings
+) -> LocationSms:
+    """One job for the operator: the targeted cells and a text per language."""
+    targeting = (await repository.targetings(session, dispatch.alert_id))[dispatch.operator_id]
+    texts = _texts(cap, settings)
+    expires = alert.expires_at or utcnow() + dt.timedelta(hours=24)
+    return LocationSms(
+        correlation_id=dispatch.id,
+        alert_ref=f"{cap.sender},{cap.identifier},{cap.sent_text}",
+        operator=dispatch.operator_id,
+        cells=list(targeting.cells),
+        texts=texts,
+        default_language=cap.infos[0].language,
+        expires_at=expires,
+    )
+
+
+async def _send_location_job(
+    ctx: AppContext,
+    dispatch_id: str,
+    attempt: int,
+    gateways: Sequence[SmsGateway],
+    job: LocationSms,
+) -> Outcome:
+    """Location-based SMS: the operator resolves the handsets in its own network."""
+    gateway = next((g for g in gateways if isinstance(g, HttpJsonGateway)), None)
+    if gateway is None:
+        reason = "location-based SMS needs an http-json gateway"
+        return await _finish(ctx, dispatch_id, DispatchState.FAILED, reason)
+    try:
+        await gateway.submit_location_job(job)
+    except TransientChannelError as exc:
+        return await _retry_or_fail(ctx, dispatch_id, attempt, str(exc))
+    except ChannelError as exc:
+        return await _finish(ctx, dispatch_id, DispatchState.FAILED, f"refused: {exc}")
+    return await _finish(ctx, dispatch_id, DispatchState.SUBMITTED, None)
+
+
+def _texts(cap: CapAlert, settings: SmsSettings) -> dict[str, str]:
+    return {
+        info.language: compose_sms_text(
+            headline=info.headline,
+            instruction=info.instruction,
+            description=info.description,
+            parameters=info.parameters,
+            text_parameter=settings.text_parameter,
+            max_segments=settings.max_segments,
+        )
+        for info in reversed(cap.infos)  # the first info of a language wins
+    }
+
+
+async def _take_window(ctx: AppContext, dispatch_id: str) -> list[SmsMessage] | None:
+    """Mark the next recipients `sending`; None when the batch was cancelled."""
+    async with transaction(ctx.sessions) as session:
+        dispatch = await repository.get(session, dispatch_id)
+        if dispatch is None or dispatch.state == DispatchState.CANCELLED:
+            return None
+        query = (
+            select(SmsMessage)
+            .where(SmsMessage.dispatch_id == dispatch_id, SmsMessage.state == SmsState.QUEUED.value)
+            .order_by(col(SmsMessage.id))
+            .limit(WINDOW)
+        )
+        window = list((await session.exec(query)).all())
+        for message in window:
+            message.state = SmsState.SENDING
+            session.add(message)
+        return window
+
+
+async def _record(
+    ctx: AppContext,
+    window: Sequence[SmsMessage],
+    outcomes: Sequence[SubmitResult | ChannelError],
+    gateway: str,
+) -> str | None:
+    """Write each recipient's outcome; returns a transient error if any (they go back to queued)."""
+    transient: str | None = None
+    now = utcnow()
+    async with transaction(ctx.sessions) as session:
+        for message, outcome in zip(window, outcomes, strict=True):
+            message.gateway = gateway
+            if isinstance(outcome, SubmitResult):
+                message.state = SmsState.SUBMITTED
+                message.segments = outcome.segments
+                message.gateway_message_id = outcome.message_ids[0] if outcome.message_ids else None
+                message.submitted_at = now
+            elif isinstance(outcome, TransientChannelError):
+                message.state = SmsState.QUEUED  # never handed over: safe to send later
+                transient = str(outcome)
+            else:
+                assert isinstance(outcome, PermanentChannelError | ChannelError)
+                message.state = SmsState.FAILED
+                message.error = str(outcome)[:500]
+                message.final_at = now
+            session.add(message)
+    return transient
+
+
+async def _cancel_rest(session: object, dispatch_id: str) -> None:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    assert isinstance(session, AsyncSession)
+    await session.exec(
+        update(SmsMessage)
+        .where(
+            col(SmsMessage.dispatch_id) == dispatch_id,
+            col(SmsMessage.state) == SmsState.QUEUED.value,
+        )
+        .values(state=SmsState.CANCELLED.value, final_at=utcnow())
+    )
+
+
+async def _retry_or_fail(ctx: AppContext, dispatch_id: str, attempt: int, error: str) -> Outcome:
+    if attempt >= MAX_ATTEMPTS:
+        return await _finish(
+            ctx, dispatch_id, DispatchState.FAILED, f"gave up after {attempt} attempts: {error}"
+        )
+    delay = backoff(attempt)
+    async with transaction(ctx.sessions) as session:
+        dispatch = await repository.get_for_update(session, dispatch_id)
+        assert dispatch is not None
+        dispatch.last_error = error
+        events.record(
+            session,
+            "dispatch.retrying",
+            alert_id=dispatch.alert_id,
+            dispatch=dispatch,
+            attempt=attempt,
+            error=error,
+        )
+        job_id = schedule_dispatch(session, dispatch, defer_until=utcnow() + delay)
+    return RetryLater(job_id, delay)
+
+
+async def _finish(
+    ctx: AppContext, dispatch_id: str, state: DispatchState, error: str | None
+) -> Outcome:
+    async with transaction(ctx.sessions) as session:
+        dispatch = await repository.get_for_update(session, dispatch_id)
+        assert dispatch is not None
+        if dispatch.state == DispatchState.CANCELLED:
+            await _cancel_rest(session, dispatch_id)
+            return Sent()
+        if state == DispatchState.FAILED:
+            await _cancel_rest(session, dispatch_id)
+        dispatch.state = state
+        dispatch.last_error = error
+        dispatch.submitted_at = utcnow()
+        if state == DispatchState.FAILED:
+            dispatch.finished_at = utcnow()
+        session.add(dispatch)
+        events.record(
+            session,
+            f"dispatch.{state.value}",
+            alert_id=dispatch.alert_id,
+            dispatch=dispatch,
+            reason=error,
+        )
+        await after_success(session, dispatch)
+    return Failed(error) if error else Sent()
+
+
+__all__ = ["SmsGateway", "run_sms_batch"]

@@ -1,0 +1,66 @@
+"""Re-sending jobs Redis may have lost: dispatches and plans that stalled.
+
+The outbox marks a row sent once Redis took it; if Redis then restarts
+without persistence, the job is gone. Job ids are deterministic, so
+enqueueing a job that still exists does nothing, and jobs are idempotent, so
+a job that ran already does nothing either: re-sending is always safe.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlmodel import col, select
+
+from service.alerts.models import Alert
+from service.alerts.states import AlertState
+from service.context import AppContext
+from service.db import transaction, utcnow
+from service.dispatch.models import Dispatch, DispatchState
+from service.dispatch.scheduling import schedule_dispatch, schedule_planning
+
+
+async def resend_stalled(ctx: AppContext, limit: int = 500) -> list[str]:
+    """Write fresh outbox rows for work queued longer than the stall time; their job ids.
+
+    The stall time (`TOCSIN_STALL_AFTER_S`, 45 s) outlasts the longest retry back-off.
+    """
+    cutoff = utcnow() - dt.timedelta(seconds=ctx.settings.stall_after_s)
+    job_ids: list[str] = []
+    async with transaction(ctx.sessions) as session:
+        stalled = (
+            await session.exec(
+                select(Dispatch)
+                .where(
+                    Dispatch.state == DispatchState.QUEUED.value, col(Dispatch.queued_at) < cutoff
+                )
+                .limit(limit)
+            )
+        ).all()
+        for dispatch in stalled:
+            job_ids.append(_requeue(session, dispatch))
+        approved = (
+            await session.exec(
+                select(Alert.id).where(
+                    Alert.state == AlertState.APPROVED.value, col(Alert.state_changed_at) < cutoff
+                )
+            )
+        ).all()
+        for alert_id in approved:
+            job_ids.append(_replan(session, alert_id))
+    return job_ids
+
+
+def _requeue(session: object, dispatch: Dispatch) -> str:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    assert isinstance(session, AsyncSession)
+    # The outbox job id must be new to be written again: it carries the sweep time.
+    return schedule_dispatch(session, dispatch, resend_tag=utcnow().strftime("%H%M%S"))
+
+
+def _replan(session: object, alert_id: str) -> str:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    assert isinstance(session, AsyncSession)
+    return schedule_planning(session, alert_id, f"resend-{utcnow().strftime('%H%M%S')}")

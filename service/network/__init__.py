@@ -1,0 +1,1 @@
+"""Mobile operators and their cell inventories."""

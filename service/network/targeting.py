@@ -1,0 +1,200 @@
+"""Targeting: which cells of every operator an alert goes to, and how well they fit.
+
+`compute_targeting` runs in the worker after an alert is accepted or
+approved (never inside the intake request: a national resolution can take a
+second). It stores one `Targeting` row per operator and is idempotent: a row
+already computed for the operator's current inventory version is returned
+unchanged, so a retried job writes nothing new.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import shapely
+from shapely.geometry import mapping
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from geo import (
+    INTERSECTS,
+    AlertArea,
+    CellIndex,
+    GeocodeRegistry,
+    GeoError,
+    Policy,
+    build_alert_area,
+    resolve,
+)
+from service.alerts import repository as alerts_repository
+from service.areas.service import registry_for
+from service.cap import CapAlert, validate_cap
+from service.db import utcnow
+from service.network import repository
+from service.network.cap_areas import LocatedArea, alert_areas
+from service.network.index_provider import CellIndexProvider
+from service.network.models import Operator, Targeting
+
+# Covered outlines are unions of thousands of sectors; for a map, 0.0005° (about
+# 50 m) is invisible and keeps the stored GeoJSON small. Metrics use exact areas.
+_MAP_TOLERANCE_DEG = 0.0005
+
+
+class TargetingError(LookupError):
+    """The alert (or its stored document) does not exist."""
+
+
+@dataclass(frozen=True)
+class AlertTarget:
+    """The alert's geometry, or why there is none; `notes` go into every row."""
+
+    area: AlertArea | None
+    problems: tuple[str, ...]
+
+
+def _parse(content: bytes) -> CapAlert:
+    result = validate_cap(content, strict=False, max_bytes=len(content) + 1)
+    if result.alert is None:  # it was accepted at intake; only a schema change could do this
+        raise TargetingError("the stored CAP document no longer parses")
+    return result.alert
+
+
+def _area_problems(area: AlertArea, located: list[LocatedArea]) -> list[str]:
+    problems = []
+    for item, contribution in zip(located, area.contributions, strict=True):
+        if not contribution.targetable:
+            unknown = ", ".join(contribution.geocodes_unknown) or "none"
+            problems.append(
+                f"{item.path}: area {item.area.description!r} cannot be targeted "
+                f"(no polygon or circle; unknown geocodes: {unknown})"
+            )
+        elif contribution.geocodes_unknown:
+            problems.append(
+                f"{item.path}: unknown geocodes ignored: {', '.join(contribution.geocodes_unknown)}"
+            )
+        problems.extend(f"{item.path}: {note}" for note in contribution.notes)
+    if area.simplification is not None:
+        problems.append(f"note: {area.simplification.describe()}")
+    return problems
+
+
+def build_target(located: list[LocatedArea], registry: GeocodeRegistry) -> AlertTarget:
+    """The union of all the alert's areas, with every problem spelled out."""
+    try:
+        area = build_alert_area([item.area for item in located], registry=registry)
+    except GeoError as exc:
+        return AlertTarget(None, (str(exc),))
+    problems = _area_problems(area, located)
+    if area.is_empty:
+        return AlertTarget(None, (*problems, "no area of the alert can be targeted"))
+    return AlertTarget(area, tuple(problems))
+
+
+async def alert_target(session: AsyncSession, alert_id: str) -> AlertTarget:
+    """Read the stored CAP of an alert and build its target area.
+
+    Raises:
+        TargetingError: no such alert or document.
+    """
+    document = await alerts_repository.get_document(session, alert_id)
+    if document is None:
+        raise TargetingError(f"no alert with id {alert_id}")
+    located, notes = alert_areas(_parse(document.content))
+    target = build_target(located, await registry_for(session, located))
+    return AlertTarget(target.area, (*notes, *target.problems))
+
+
+def _map_geojson(area: AlertArea, covered: Any, operator_id: str) -> dict[str, Any]:
+    features = [
+        {"type": "Feature", "properties": {"role": "target"}, "geometry": mapping(area.geometry)}
+    ]
+    if covered is not None and not covered.is_empty:
+        simple = shapely.simplify(covered, _MAP_TOLERANCE_DEG, preserve_topology=True)
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {"role": "covered", "operator": operator_id},
+                "geometry": mapping(simple),
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+async def _resolve_operator(
+    row: Targeting, index: CellIndex | None, target: AlertTarget, policy: Policy
+) -> None:
+    row.problems = list(target.problems)
+    row.cells, row.cell_count, row.metrics, row.geojson = [], 0, {}, {}
+    if target.area is None:
+        return
+    if index is None:
+        row.problems.append(f"operator '{row.operator_id}' has no cell inventory")
+        row.geojson = _map_geojson(target.area, None, row.operator_id)
+        return
+    # GEOS releases the GIL: a big resolution does not stall the event loop.
+    result = await asyncio.to_thread(resolve, index, target.area, policy, with_geometry=True)
+    row.cells = list(result.cells)
+    row.cell_count = result.count
+    row.metrics = asdict(result.metrics)
+    row.geojson = _map_geojson(target.area, result.covered, row.operator_id)
+
+
+def _current(row: Targeting | None, operator: Operator, policy: Policy) -> bool:
+    """Whether `row` was computed for the operator's inventory in force and this policy."""
+    return (
+        row is not None
+        and row.inventory_version == operator.inventory_version
+        and row.policy == policy.describe()
+    )
+
+
+async def _target_operator(
+    session: AsyncSession,
+    provider: CellIndexProvider,
+    operator: Operator,
+    existing: Targeting | None,
+    context: tuple[str, AlertTarget, Policy],
+) -> Targeting:
+    alert_id, target, policy = context
+    if existing is not None and _current(existing, operator, policy):
+        return existing  # already computed for this inventory: nothing changes
+    row = existing or Targeting(alert_id=alert_id, operator_id=operator.id, policy="")
+    index = await provider.get(session, operator.id)
+    await _resolve_operator(row, index, target, policy)
+    row.inventory_version = operator.inventory_version
+    row.policy = policy.describe()
+    row.computed_at = utcnow()
+    repository.save_targeting(session, row)
+    return row
+
+
+async def compute_targeting(
+    session: AsyncSession,
+    provider: CellIndexProvider,
+    alert_id: str,
+    *,
+    policy: Policy = INTERSECTS,
+) -> list[Targeting]:
+    """Resolve the alert against every operator's inventory; one stored row per operator.
+
+    The target is the union of all areas of every info. Problems (an area
+    that cannot be targeted, an operator without inventory) are kept on the
+    rows, never raised: the dispatcher decides what to do with them.
+
+    Raises:
+        TargetingError: no such alert.
+    """
+    existing = {t.operator_id: t for t in await repository.targetings(session, alert_id)}
+    operators = await repository.list_operators(session)
+    if operators and all(_current(existing.get(o.id), o, policy) for o in operators):
+        return [existing[o.id] for o in operators]  # a retried job: no parse, no geometry
+    target = await alert_target(session, alert_id)
+    rows = [
+        await _target_operator(
+            session, provider, operator, existing.get(operator.id), (alert_id, target, policy)
+        )
+        for operator in operators
+    ]
+    await session.flush()
+    return rows

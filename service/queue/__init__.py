@@ -1,0 +1,1 @@
+"""Jobs: the transactional outbox, its relay to Redis, and the arq worker."""

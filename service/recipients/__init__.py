@@ -1,0 +1,1 @@
+"""SMS recipients: the subscriber registry and its selection by alert area."""

@@ -1,0 +1,196 @@
+"""Long-running commands: `tocsin serve`, `tocsin demo`, `tocsin db upgrade`.
+
+On embedded defaults they migrate the SQLite file and start the bundled Redis
+themselves, so a newcomer has nothing to set up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from service import migrations
+from service.app import create_app
+from service.context import AppContext, open_context
+from service.demo import walkthrough
+from service.embedded import EmbeddedRedis
+from service.logs import configure_logging
+from service.settings import Settings
+from service.worker import running_worker
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply migrations up to REVISION (default: the latest)."""
+    settings = Settings()
+    _prepare_storage(settings)
+    migrations.upgrade(settings.resolved_database_url(), revision)
+    typer.echo(f"database at {revision}")
+
+
+def _prepare_storage(settings: Settings) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+
+@dataclass(frozen=True)
+class RunningStack:
+    """The API server started by `running_stack`, and the context it serves."""
+
+    context: AppContext
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+
+    async def until_stopped(self) -> None:
+        """Wait until the server stops (Ctrl-C or SIGTERM: uvicorn handles both)."""
+        await asyncio.shield(self.task)
+
+
+@contextlib.asynccontextmanager
+async def running_stack(
+    settings: Settings, *, with_worker: bool = True
+) -> AsyncIterator[RunningStack]:
+    """Migrate, start embedded Redis if needed, open the context, start the API (and a worker).
+
+    One in-process worker keeps a single `tocsin serve` complete; production
+    runs `--no-worker` and separate `tocsin worker` processes.
+    """
+    _prepare_storage(settings)
+    await asyncio.to_thread(migrations.upgrade, settings.resolved_database_url())
+    redis = (
+        None if settings.redis_url else await asyncio.to_thread(EmbeddedRedis, settings.data_dir)
+    )
+    try:
+        async with open_context(
+            settings, redis_url=None if redis is None else redis.url
+        ) as context:
+            config = uvicorn.Config(
+                create_app(context=context),
+                host=settings.host,
+                port=settings.port,
+                log_config=None,
+                lifespan="on",
+            )
+            server = uvicorn.Server(config)
+            task = asyncio.create_task(server.serve())
+            while not server.started:
+                if task.done():
+                    task.result()  # re-raises why the server could not start
+                    raise RuntimeError("the API server stopped during start-up")
+                await asyncio.sleep(0.05)
+            try:
+                async with contextlib.AsyncExitStack() as stack:
+                    if with_worker:
+                        await stack.enter_async_context(running_worker(context, "serve"))
+                    yield RunningStack(context, server, task)
+            finally:
+                server.should_exit = True
+                await task
+    finally:
+        if redis is not None:
+            await asyncio.to_thread(redis.stop)
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (TOCSIN_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (TOCSIN_PORT).")] = None,
+    worker: Annotated[
+        bool, typer.Option("--worker/--no-worker", help="Run a worker in this process too.")
+    ] = True,
+) -> None:
+    """Run the API until Ctrl-C (embedded defaults unless configured)."""
+    settings = _with_address(Settings(), host, port)
+    configure_logging(settings)
+
+    async def run() -> None:
+        async with running_stack(settings, with_worker=worker) as stack:
+            logging.getLogger(__name__).info("serving", extra={"url": settings.public_url})
+            await stack.until_stopped()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+
+
+def demo(
+    exit_after: Annotated[bool, typer.Option("--exit", help="Stop after the summary.")] = False,
+    port: Annotated[int | None, typer.Option(help="Port for the API.")] = None,
+) -> None:
+    """Walk through Tocsin on embedded defaults, then keep serving until Ctrl-C."""
+    settings = _with_address(Settings(), None, port)
+    configure_logging(settings, quiet=True)
+    console = Console()
+
+    async def run() -> None:
+        async with running_stack(settings) as stack:
+            base_url = f"http://{settings.host}:{settings.port}"
+            console.print(
+                f"[bold]Tocsin demo[/bold] - API on {base_url}, data in "
+                f"{settings.data_dir.resolve()}"
+            )
+            await walkthrough(stack.context, base_url, console)
+            if exit_after:
+                return
+            console.print("\nServing; press Ctrl-C to stop.")
+            await stack.until_stopped()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+
+
+def _with_address(settings: Settings, host: str | None, port: int | None) -> Settings:
+    updates: dict[str, object] = {}
+    if host:
+        updates["host"] = host
+    if port:
+        updates["port"] = port
+    if updates and "public_url" not in settings.model_fields_set:
+        updates["public_url"] = (
+            f"http://{updates.get('host', settings.host)}:{updates.get('port', settings.port)}"
+        )
+    return settings.model_copy(update=updates)
+
+
+def worker(
+    name: Annotated[str, typer.Option(help="Shown in logs and readiness.")] = "worker",
+) -> None:
+    """Run a worker (both queues, outbox relay, expiry) until Ctrl-C or SIGTERM."""
+    settings = Settings()
+    configure_logging(settings)
+
+    async def run() -> None:
+        redis = (
+            None
+            if settings.redis_url
+            else await asyncio.to_thread(EmbeddedRedis, settings.data_dir)
+        )
+        try:
+            url = None if redis is None else redis.url
+            async with (
+                open_context(settings, redis_url=url) as context,
+                running_worker(context, name),
+            ):
+                await _until_signalled()
+        finally:
+            if redis is not None:
+                await asyncio.to_thread(redis.stop)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+
+
+async def _until_signalled() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
