@@ -43,6 +43,9 @@ from channels.sms.signing import (
 )
 from channels.sms.wire import INVALID_NUMBER_CODE, LocationJob, MessageBatch, WireMessage
 
+# JSON receipt batches are tried this often before the simulator gives up on them.
+_CALLBACK_ATTEMPTS = 8
+
 
 @dataclass(frozen=True, slots=True)
 class SmsHttpSettings:
@@ -125,6 +128,7 @@ class Reporter:
         self._kannel_slots = asyncio.Semaphore(50)
         self.sent = 0
         self.failed = 0
+        self.retried = 0  # reports sent again after a 5xx, 429 or no answer
 
     def schedule(self, message: SimMessage, state: str, delay: float) -> None:
         entry = (time.monotonic() + delay, next(self._order), message, state)
@@ -171,12 +175,25 @@ class Reporter:
         await asyncio.gather(*posts, *kannel)
 
     async def _post(self, url: str, entries: list[dict[str, Any]]) -> None:
+        """One batch; retried like the documented protocol asks (5xx, 429, no answer)."""
         assert self._client is not None
         body = json.dumps(entries).encode()
-        headers = {"Content-Type": "application/json"}
-        if self._secret is not None:
-            headers |= signed_headers(self._secret, int(time.time()), body)
-        await self._deliver(self._client.post(url, content=body, headers=headers), len(entries))
+        for attempt in range(_CALLBACK_ATTEMPTS):
+            headers = {"Content-Type": "application/json"}
+            if self._secret is not None:  # re-signed: the timestamp must stay fresh
+                headers |= signed_headers(self._secret, int(time.time()), body)
+            try:
+                response = await self._client.post(url, content=body, headers=headers)
+            except httpx.HTTPError:
+                response = None
+            if response is not None and response.is_success:
+                self.sent += len(entries)
+                return
+            if response is not None and not _worth_retrying(response.status_code):
+                break
+            self.retried += len(entries)
+            await asyncio.sleep(_retry_delay(attempt, response))
+        self.failed += len(entries)
 
     async def _get(self, url: str) -> None:
         assert self._client is not None
@@ -193,6 +210,18 @@ class Reporter:
             self.sent += count
         else:
             self.failed += count
+
+
+def _worth_retrying(status: int) -> bool:
+    return status == 429 or status >= 500
+
+
+def _retry_delay(attempt: int, response: httpx.Response | None) -> float:
+    """The receiver's Retry-After when it gave one, else doubling from 0.5 s up to 8 s."""
+    if response is not None:
+        with contextlib.suppress(ValueError):
+            return min(float(response.headers.get("Retry-After", "")), 30.0)
+    return float(min(0.5 * 2**attempt, 8.0))
 
 
 def _json_receipt(message: SimMessage, state: str) -> dict[str, Any]:
@@ -481,7 +510,7 @@ async def running_sms_http(
 ) -> AsyncIterator[tuple[SmsHttpSimulator, str]]:
     """The simulator on 127.0.0.1 and a free port; yields it and its base URL."""
     simulator = SmsHttpSimulator(settings)
-    async with httpx.AsyncClient() as client, serving(simulator.app) as port:
+    async with httpx.AsyncClient(timeout=30) as client, serving(simulator.app) as port:
         simulator.reporter.start(client)
         try:
             yield simulator, f"http://127.0.0.1:{port}"
@@ -509,7 +538,7 @@ def main() -> None:
     )
 
     async def serve() -> None:
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(timeout=30) as client:
             simulator.reporter.start(client)
             server = uvicorn.Server(uvicorn.Config(simulator.app, host=args.host, port=args.port))
             await server.serve()
