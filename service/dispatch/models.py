@@ -79,6 +79,11 @@ class Dispatch(SQLModel, table=True):
     expires_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     planned_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     queued_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    heartbeat_at: dt.datetime | None = Field(
+        default=None,
+        sa_type=UtcDateTime,
+        description="last sign of life from the job working on it (the stall sweep spares it)",
+    )
     submitted_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     acknowledged_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     finished_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
