@@ -105,6 +105,7 @@ async def _claim(
             )
             return None
         dispatch.attempts = attempt
+        dispatch.heartbeat_at = utcnow()
         session.add(dispatch)
         # A previous attempt that died mid-window: those recipients may have the SMS.
         await session.exec(
@@ -178,16 +179,24 @@ def _texts(cap: CapAlert, settings: SmsSettings) -> dict[str, str]:
 
 
 async def _take_window(ctx: AppContext, dispatch_id: str) -> list[SmsMessage] | None:
-    """Mark the next recipients `sending`; None when the batch was cancelled."""
+    """Mark the next recipients `sending`; None when the batch was cancelled.
+
+    Each window is also the batch's heartbeat: the stall sweep leaves alone a
+    batch that a live worker is still working through, however long it takes.
+    """
     async with transaction(ctx.sessions) as session:
         dispatch = await repository.get(session, dispatch_id)
         if dispatch is None or dispatch.state == DispatchState.CANCELLED:
             return None
+        dispatch.heartbeat_at = utcnow()
+        session.add(dispatch)
         query = (
             select(SmsMessage)
             .where(SmsMessage.dispatch_id == dispatch_id, SmsMessage.state == SmsState.QUEUED.value)
             .order_by(col(SmsMessage.id))
             .limit(WINDOW)
+            # Should two attempts ever overlap, PostgreSQL hands each row to one of them.
+            .with_for_update(skip_locked=True)
         )
         window = list((await session.exec(query)).all())
         for message in window:

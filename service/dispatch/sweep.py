@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlmodel import col, select
+from sqlmodel import col, or_, select
 
 from service.alerts.models import Alert
 from service.alerts.states import AlertState
@@ -32,7 +32,10 @@ async def resend_stalled(ctx: AppContext, limit: int = 500) -> list[str]:
             await session.exec(
                 select(Dispatch)
                 .where(
-                    Dispatch.state == DispatchState.QUEUED.value, col(Dispatch.queued_at) < cutoff
+                    Dispatch.state == DispatchState.QUEUED.value,
+                    col(Dispatch.queued_at) < cutoff,
+                    # A batch still being sent beats every window; only a silent one stalled.
+                    or_(col(Dispatch.heartbeat_at).is_(None), col(Dispatch.heartbeat_at) < cutoff),
                 )
                 .limit(limit)
             )
