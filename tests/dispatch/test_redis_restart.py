@@ -10,6 +10,7 @@ persistence) so the test can kill it without touching CI's.
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import socket
 import subprocess
@@ -118,7 +119,7 @@ async def test_redis_killed_and_restarted_empty_loses_nothing_and_sends_nothing_
         await eventually(lambda: len(simulator.messages) > 300, timeout=60)
         private_redis.kill()
         sent_before = len(simulator.messages)
-        time.sleep(1.0)  # an outage, not a blip: the worker's calls to Redis fail meanwhile
+        await asyncio.sleep(1.0)  # an outage, not a blip: the worker's Redis calls fail
         private_redis.start()
         summary = await eventually(lambda: _active(api, keys, alert["id"]), timeout=150)
         assert worker.poll() is None, "the worker died with Redis instead of riding it out"

@@ -1,0 +1,80 @@
+"""Expiry: a broadcast is killed when its alert expires and never outlives the operator cap."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import httpx
+import pytest
+
+from channels.cbc import GenericCbcConfig
+from channels.simulators.cbc import CbcSimulator
+from service.context import AppContext
+from service.network.channels import ChannelsConfig
+from service.worker import running_worker
+from tests.dispatch.conftest import SIM_SECRET, make_network
+from tests.dispatch.test_dispatch_e2e import FAR, NAIROBI_POLYGON, _state, eventually, post
+from tests.service.capdocs import cap_alert
+from tests.service.conftest import Keys
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def _cap_time(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat()
+
+
+def _channels(cbc_url: str, **broadcast: object) -> ChannelsConfig:
+    config = GenericCbcConfig(base_url=cbc_url, secret=SIM_SECRET, timeout_s=2.0)
+    endpoint = {"kind": "generic-http", "name": "cbc1", "config": config}
+    settings = {"profile": {"profile": "eu-alert"}, "endpoints": [endpoint], **broadcast}
+    return ChannelsConfig.model_validate({"cell_broadcast": settings})
+
+
+def _kills(summary: dict[str, object]) -> list[dict[str, object]]:
+    dispatches = summary["dispatches"]
+    assert isinstance(dispatches, list)
+    return [d for d in dispatches if d["action"] == "kill"]
+
+
+async def test_a_broadcast_is_killed_when_its_alert_expires(
+    app_context: AppContext, api: httpx.AsyncClient, keys: Keys, cbc_sim: CbcSimulator
+) -> None:
+    await make_network(app_context, "expiring", _channels(cbc_sim.base_url))
+    now = dt.datetime.now(dt.UTC)
+    body = cap_alert(
+        "x-1",
+        sent=_cap_time(now),
+        expires=_cap_time(now + dt.timedelta(seconds=6)),
+        polygon=NAIROBI_POLYGON,
+    )
+    async with running_worker(app_context):
+        alert = await post(api, keys, body)
+        (live,) = await eventually(lambda: list(cbc_sim.jobs.values()), timeout=10)
+        assert live.job.expires_at == now.replace(microsecond=0) + dt.timedelta(seconds=6)
+        summary = await eventually(lambda: _state(api, keys, alert["id"], "expired"), timeout=30)
+        await eventually(lambda: not cbc_sim.jobs, timeout=15)
+        summary = await eventually(lambda: _state(api, keys, alert["id"], "expired"))
+    assert dt.datetime.now(dt.UTC) >= now + dt.timedelta(seconds=6), "killed before its expiry"
+    (kill,) = _kills(summary)
+    assert kill["state"] in {"submitted", "delivered"}
+
+
+async def test_no_broadcast_outlives_the_operators_maximum(
+    app_context: AppContext, api: httpx.AsyncClient, keys: Keys, cbc_sim: CbcSimulator
+) -> None:
+    # 0.002 h = 7.2 s: an alert valid until 2030 still stops broadcasting then.
+    await make_network(
+        app_context, "capped", _channels(cbc_sim.base_url, max_broadcast_hours=0.002)
+    )
+    async with running_worker(app_context):
+        alert = await post(api, keys, cap_alert("x-2", expires=FAR, polygon=NAIROBI_POLYGON))
+        (live,) = await eventually(lambda: list(cbc_sim.jobs.values()), timeout=10)
+        started = dt.datetime.now(dt.UTC)
+        await eventually(lambda: not cbc_sim.jobs, timeout=30)
+    lasted = dt.datetime.now(dt.UTC) - started
+    assert dt.timedelta(seconds=4) < lasted < dt.timedelta(seconds=20)
+    summary = await eventually(lambda: _state(api, keys, alert["id"], "expired"), timeout=5)
+    assert _kills(summary)
+    assert live.job.expires_at is not None  # the CBC itself is told when to stop, too
+    assert abs(live.job.expires_at - started) < dt.timedelta(seconds=10)
