@@ -12,6 +12,7 @@ import asyncio
 import datetime as dt
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,11 +25,11 @@ from service.auth import service as auth
 from service.auth.models import Role
 from service.context import AppContext
 from service.db import transaction
-from service.demo_network import provision_network, running_simulators
+from service.demo_network import Simulators, provision_network
 
 CAP12 = "urn:oasis:names:tc:emergency:cap:1.2"
-DEMO_ALERT = "au-nsw-rfs.xml"
-DEMO_AGENCY = "Demo agency (NSW Rural Fire Service)"
+DEMO_ALERT = "is-imo.xml"  # Icelandic and English: two languages, two alphabets
+DEMO_AGENCY = "Demo agency (Icelandic Met Office)"
 CAP_HEADERS = {"Content-Type": "application/cap+xml"}
 WATCH_TIMEOUT_S = 60.0
 WATCH_POLL_S = 0.2
@@ -107,31 +108,79 @@ async def provision(context: AppContext, sender: str) -> DemoCredentials:
     return DemoCredentials(sender_key.plaintext, manager_key.plaintext)
 
 
-async def walkthrough(context: AppContext, base_url: str, console: Console) -> None:
+def demo_sender() -> str:
+    """The sender of the bundled alert: the demo agency may post for it."""
+    original = resources.files("service.demo_data").joinpath(DEMO_ALERT).read_bytes()
+    root = etree.fromstring(original, etree.XMLParser(resolve_entities=False, no_network=True))
+    return root.findtext(f"{{{CAP12}}}sender") or ""
+
+
+async def prepare_world(
+    context: AppContext, simulators: Simulators, base_url: str, console: Console
+) -> DemoCredentials:
+    """The demo agency with fresh keys, and the demo operators wired to `simulators`.
+
+    The SMS simulator sends its delivery reports to the API at `base_url`.
+    """
+    keys = await provision(context, demo_sender())
+    operators = await provision_network(context, simulators, base_url)
+    console.print(
+        f"Operators {', '.join(operators)}: synthetic networks around the alert area, "
+        f"CBC simulator {simulators.cbc_url}, SMS simulator {simulators.sms_url}"
+    )
+    return keys
+
+
+async def walkthrough(
+    context: AppContext, simulators: Simulators, base_url: str, console: Console
+) -> None:
     """Post an alert, its Update and its Cancel; show each one's delivery as it happens."""
     original, update, cancel = demo_alerts(dt.datetime.now(dt.UTC))
-    sender = etree.fromstring(original).findtext(f"{{{CAP12}}}sender") or ""
-    keys = await provision(context, sender)
-    async with running_simulators() as simulators:
-        operators = await provision_network(context, simulators)
-        console.print(
-            f"Operators {', '.join(operators)}: synthetic networks around the alert area, "
-            f"CBC simulator {simulators.cbc_url}, SMS simulator {simulators.sms_url}"
-        )
-        headers = {"Authorization": f"Bearer {keys.sender_key}", **CAP_HEADERS}
-        manager = {"Authorization": f"Bearer {keys.manager_key}"}
-        summaries: list[dict[str, Any]] = []
-        async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
-            for label, document, settled in (
-                ("Alert", original, "active"),
-                ("Update", update, "active"),
-                ("Cancel", cancel, "completed"),
-            ):
-                response = await client.post("/api/v1/alerts", content=document, headers=headers)
-                response.raise_for_status()
-                alert_id = response.json()["id"]
-                summaries.append(await watch(client, manager, alert_id, label, settled, console))
+    keys = await prepare_world(context, simulators, base_url, console)
+    headers = {"Authorization": f"Bearer {keys.sender_key}", **CAP_HEADERS}
+    manager = {"Authorization": f"Bearer {keys.manager_key}"}
+    summaries: list[dict[str, Any]] = []
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        for label, document, settled in (
+            ("Alert", original, "active"),
+            ("Update", update, "active"),
+            ("Cancel", cancel, "completed"),
+        ):
+            response = await client.post("/api/v1/alerts", content=document, headers=headers)
+            response.raise_for_status()
+            alert_id = response.json()["id"]
+            summaries.append(await watch(client, manager, alert_id, label, settled, console))
     show_summary(console, summaries, base_url, keys)
+
+
+def write_sample_alert(directory: Path) -> Path:
+    """The bundled alert made current, saved for posting by hand; returns its path."""
+    original, _update, _cancel = demo_alerts(dt.datetime.now(dt.UTC))
+    path = directory / "sample-alert.xml"
+    path.write_bytes(original)
+    return path.resolve()
+
+
+def show_try_it(console: Console, base_url: str, keys: DemoCredentials, sample: Path) -> None:
+    """How to try the API by hand against the simulators."""
+    console.print(f"\n[bold]Tocsin[/bold] on {base_url} with simulated channels (nothing leaves")
+    console.print("this machine: every CBC and SMS gateway is an in-process simulator).")
+    console.print(f"  API reference  {base_url}/docs")
+    console.print(f"  live events    {base_url}/api/v1/events  (manager key)")
+    console.print(f"Agency key:  {keys.sender_key}", soft_wrap=True)
+    console.print(f"Manager key: {keys.manager_key}", soft_wrap=True)
+    console.print("Post the sample alert (made current) and watch its delivery:")
+    console.print(
+        f"  curl -s -H 'Authorization: Bearer {keys.sender_key}' "
+        f"-H 'Content-Type: application/cap+xml' --data-binary @{sample} "
+        f"{base_url}/api/v1/alerts",
+        soft_wrap=True,
+    )
+    console.print(
+        f"  curl -s -H 'Authorization: Bearer {keys.manager_key}' "
+        f"{base_url}/api/v1/alerts/<id>/delivery",
+        soft_wrap=True,
+    )
 
 
 async def watch(
@@ -156,7 +205,7 @@ async def watch(
                 if name not in bars:
                     bars[name] = progress.add_task(f"{label} {name}", total=total)
                 progress.update(bars[name], completed=done, total=total)
-            if summary["state"] == settled:
+            if summary["state"] == settled and _sms_settled(summary["sms"]):
                 break
             await asyncio.sleep(WATCH_POLL_S)
     summary["label"] = label
@@ -178,14 +227,27 @@ def _progress_rows(summary: dict[str, Any]) -> list[tuple[str, int, int]]:
         counts = rows.setdefault(name, [0, 0])
         counts[0] += int(done)
         counts[1] += 1
+    sms = summary["sms"]
+    if sms["total"]:  # phones that got it, as the gateways' delivery reports come in
+        rows["SMS delivery reports"] = [sms["total"] - _sms_awaiting(sms), sms["total"]]
     return [(name, done, total) for name, (done, total) in rows.items()]
+
+
+def _sms_awaiting(sms: dict[str, int]) -> int:
+    """Messages not sent yet, or sent and still without a final delivery report."""
+    return sms["pending"] + sms["submitted"]
+
+
+def _sms_settled(sms: dict[str, int]) -> bool:
+    return _sms_awaiting(sms) == 0
 
 
 def show_summary(
     console: Console, summaries: list[dict[str, Any]], base_url: str, keys: DemoCredentials
 ) -> None:
     table = Table(title="Delivery summary")
-    for column in ("message", "state", "cells", "broadcasts", "kills", "SMS sent", "p50 ms"):
+    columns = ("message", "state", "cells", "broadcasts", "kills", "SMS delivered", "p50 ms")
+    for column in columns:
         table.add_column(column)
     for summary in summaries:
         done = [d for d in summary["dispatches"] if d["channel"] == "cbs" and d["submitted_at"]]
@@ -197,7 +259,7 @@ def show_summary(
             str(summary["cells"]["targeted"]),
             str(len(done) - kills),
             str(kills),
-            f"{sms['submitted'] + sms['delivered']} of {sms['total']}",
+            f"{sms['delivered']} of {sms['total']}",
             str(summary["latency_ms"]["accept_to_submit"]["p50"] or "-"),
         )
     console.print(table)

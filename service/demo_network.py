@@ -26,7 +26,7 @@ from service.network.inventory import prepare_table
 from service.network.models import Operator
 from service.recipients.models import Subscriber
 
-NSW_BBOX = (146.4, -35.9, 147.7, -34.9)  # around the bundled RFS alert's circles
+DEMO_BBOX = (-22.4, 63.9, -21.4, 64.35)  # around the bundled IMO alert's polygons
 SIMULATOR_SECRET = "demo-simulator-secret"  # noqa: S105 (shared with in-process simulators only)
 SUBSCRIBERS_PER_OPERATOR = 2000
 
@@ -40,8 +40,8 @@ class DemoOperator:
 
 
 OPERATORS = (
-    DemoOperator("demo-tel", "Demo Telecom", "01", 500),
-    DemoOperator("demo-mob", "Demo Mobile", "02", 350),
+    DemoOperator("demo-is-tel", "Demo Telecom Iceland", "01", 500),
+    DemoOperator("demo-is-mob", "Demo Mobile Iceland", "02", 350),
 )
 
 
@@ -54,7 +54,8 @@ class Simulators:
 @contextlib.asynccontextmanager
 async def running_simulators() -> AsyncIterator[Simulators]:
     """A CBC simulator (Tocsin's JSON job API) and an HTTP SMS gateway simulator."""
-    sms_settings = SmsHttpSettings(secret=SIMULATOR_SECRET, report_delay=None)
+    # Handsets "receive" each SMS a second after the gateway takes it.
+    sms_settings = SmsHttpSettings(secret=SIMULATOR_SECRET, report_delay=1.0)
     async with (
         CbcSimulator(secret=SIMULATOR_SECRET) as cbc,
         running_sms_http(sms_settings) as (_, sms_url),
@@ -62,10 +63,14 @@ async def running_simulators() -> AsyncIterator[Simulators]:
         yield Simulators(cbc.base_url, sms_url)
 
 
-def demo_channels(simulators: Simulators, operator: DemoOperator) -> ChannelsConfig:
+def demo_channels(simulators: Simulators, operator: DemoOperator, api_url: str) -> ChannelsConfig:
     cbc = GenericCbcConfig(base_url=simulators.cbc_url, secret=SIMULATOR_SECRET)
+    gateway = f"{operator.id}-sms"
     sms = HttpJsonConfig(
-        name=f"{operator.id}-sms", base_url=simulators.sms_url, secret=SIMULATOR_SECRET
+        name=gateway,
+        base_url=simulators.sms_url,
+        secret=SIMULATOR_SECRET,
+        callback_url=f"{api_url}/api/v1/receipts/http/{gateway}",
     )
     return ChannelsConfig.model_validate(
         {
@@ -78,7 +83,7 @@ def demo_channels(simulators: Simulators, operator: DemoOperator) -> ChannelsCon
     )
 
 
-async def provision_network(context: AppContext, simulators: Simulators) -> list[str]:
+async def provision_network(context: AppContext, simulators: Simulators, api_url: str) -> list[str]:
     """Create the demo operators once; point their channels at this run's simulators."""
     for operator in OPERATORS:
         async with transaction(context.sessions) as session:
@@ -88,14 +93,14 @@ async def provision_network(context: AppContext, simulators: Simulators) -> list
         async with transaction(context.sessions) as session:
             row = await session.get(Operator, operator.id)
             assert row is not None
-            row.channels = demo_channels(simulators, operator).stored()
+            row.channels = demo_channels(simulators, operator, api_url).stored()
             session.add(row)
     return [operator.id for operator in OPERATORS]
 
 
 async def _create(context: AppContext, operator: DemoOperator) -> None:
     table = synthesize_table(
-        operator.sites, NSW_BBOX, seed=int(operator.mnc), mcc="505", mnc=operator.mnc
+        operator.sites, DEMO_BBOX, seed=int(operator.mnc), mcc="274", mnc=operator.mnc
     )
     count = len(table)
     prepared = prepare_table(CellImport(table, count, count, 0, ()))
@@ -104,18 +109,18 @@ async def _create(context: AppContext, operator: DemoOperator) -> None:
             session,
             operator_id=operator.id,
             name=operator.name,
-            mcc="505",
+            mcc="274",
             mnc=operator.mnc,
-            country="AU",
+            country="IS",
         )
         await network.store_inventory(session, operator.id, prepared, source="demo synth")
     cells = [str(cell) for cell in table.ids]
     step = max(1, len(cells) // SUBSCRIBERS_PER_OPERATOR)
     rows = [
         {
-            "msisdn": f"614{operator.mnc}{n:06d}",
+            "msisdn": f"354{operator.mnc}{n:06d}",
             "operator_id": operator.id,
-            "language": "en",
+            "language": "en" if n % 4 == 0 else "is",  # visitors read the English info
             "cell_id": cells[(n * step) % len(cells)],
             "test": n % 10 == 0,
         }

@@ -21,7 +21,8 @@ from rich.console import Console
 from service import migrations
 from service.app import create_app
 from service.context import AppContext, open_context
-from service.demo import walkthrough
+from service.demo import prepare_world, show_try_it, walkthrough, write_sample_alert
+from service.demo_network import running_simulators
 from service.embedded import EmbeddedRedis
 from service.logs import configure_logging
 from service.settings import Settings
@@ -107,15 +108,31 @@ def serve(
     worker: Annotated[
         bool, typer.Option("--worker/--no-worker", help="Run a worker in this process too.")
     ] = True,
+    with_simulators: Annotated[
+        bool,
+        typer.Option(
+            "--with-simulators",
+            help="Also run a CBC and an SMS simulator, with the demo operators and agency "
+            "wired to them, for trying the API by hand.",
+        ),
+    ] = False,
 ) -> None:
     """Run the API until Ctrl-C (embedded defaults unless configured)."""
     settings = _with_address(Settings(), host, port)
-    configure_logging(settings)
+    configure_logging(settings, quiet=with_simulators)
 
     async def run() -> None:
         async with running_stack(settings, with_worker=worker) as stack:
             logging.getLogger(__name__).info("serving", extra={"url": settings.public_url})
-            await stack.until_stopped()
+            if not with_simulators:
+                await stack.until_stopped()
+                return
+            console = Console()
+            async with running_simulators() as simulators:
+                keys = await prepare_world(stack.context, simulators, settings.public_url, console)
+                sample = write_sample_alert(settings.data_dir)
+                show_try_it(console, settings.public_url, keys, sample)
+                await stack.until_stopped()
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())
@@ -137,11 +154,14 @@ def demo(
                 f"[bold]Tocsin demo[/bold] - API on {base_url}, data in "
                 f"{settings.data_dir.resolve()}"
             )
-            await walkthrough(stack.context, base_url, console)
-            if exit_after:
-                return
-            console.print("\nServing; press Ctrl-C to stop.")
-            await stack.until_stopped()
+            # The simulators live as long as the API: alerts posted after the
+            # walkthrough still reach them.
+            async with running_simulators() as simulators:
+                await walkthrough(stack.context, simulators, base_url, console)
+                if exit_after:
+                    return
+                console.print("\nServing (simulators too); press Ctrl-C to stop.")
+                await stack.until_stopped()
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())

