@@ -34,6 +34,11 @@ class Agency(SQLModel, table=True):
     certificates_pem: list[str] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
+    all_clear: dict[str, str] = Field(
+        default_factory=dict,
+        sa_column=Column(JSON, nullable=False, server_default="{}"),
+        description="language -> the SMS sent after a Cancel to those who got the warning",
+    )
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
