@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from service.alerts.api import router as alerts_router
 from service.areas.api import router as jurisdictions_router
 from service.audit.api import router as audit_router
+from service.auth.all_clear_api import router as all_clear_router
 from service.context import AppContext, open_context
 from service.delivery.receipts_api import router as receipts_router
 from service.delivery.tracking_api import router as delivery_router
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
     app.include_router(operators_router)
     app.include_router(targeting_router)
     app.include_router(jurisdictions_router)
+    app.include_router(all_clear_router)
     app.include_router(channels_router)
     app.include_router(delivery_router)
     app.include_router(receipts_router)

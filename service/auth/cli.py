@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from service.auth import service
+from service.auth.all_clear import AllClearTexts
 from service.auth.models import Role
 from service.context import open_context
 from service.db import transaction
@@ -73,6 +75,48 @@ def list_agencies() -> None:
                 )
 
     asyncio.run(run())
+
+
+@agencies_app.command("all-clear")
+def all_clear(
+    agency: Annotated[str, typer.Argument(help="Agency id or name.")],
+    text: Annotated[
+        list[str] | None,
+        typer.Option(help="LANG=TEXT, e.g. en='All clear: the warning is over.'; repeat."),
+    ] = None,
+    remove: Annotated[bool, typer.Option(help="Send no all-clear any more.")] = False,
+) -> None:
+    """Show or set the SMS a Cancel from AGENCY sends to everyone the warning reached."""
+    texts = _parse_texts(text or [])
+
+    async def run() -> dict[str, str]:
+        async with open_context(Settings()) as ctx, transaction(ctx.sessions) as session:
+            found = await service.find_agency(session, agency)
+            if found is None:
+                raise typer.BadParameter(f"no agency '{agency}'")
+            if remove or texts:
+                found.all_clear = {} if remove else texts
+                session.add(found)
+            return dict(found.all_clear)
+
+    current = asyncio.run(run())
+    for language, message in current.items():
+        typer.echo(f"{language}: {message}")
+    if not current:
+        typer.echo("no all-clear: a Cancel only stops the warning")
+
+
+def _parse_texts(pairs: list[str]) -> dict[str, str]:
+    entries = {}
+    for pair in pairs:
+        language, sep, message = pair.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"'{pair}' is not LANG=TEXT")
+        entries[language.strip()] = message
+    try:
+        return dict(AllClearTexts(texts=entries).texts) if entries else {}
+    except ValidationError as exc:
+        raise typer.BadParameter(str(exc.errors()[0]["msg"])) from exc
 
 
 @keys_app.command("create")

@@ -25,7 +25,7 @@ from service.dispatch import events, repository
 from service.dispatch.content import facts_of
 from service.dispatch.models import Action, Channel, Dispatch, DispatchState
 from service.dispatch.scheduling import schedule_dispatch
-from service.dispatch.sms_plan import plan_sms
+from service.dispatch.sms_plan import plan_all_clear, plan_sms
 from service.network.channels import CellBroadcastSettings, ChannelsConfig
 from service.network.models import Operator, Targeting
 
@@ -70,6 +70,8 @@ async def plan_cancel(session: AsyncSession, cancel: Alert, chains: set[str]) ->
         for live in await repository.live_broadcasts(session, chains)
     ]
     planned = [kill for kill in kills if kill is not None]
+    operators = await repository.operators_with_channels(session)
+    planned += await plan_all_clear(session, cancel, chains, operators)
     for dispatch in planned:
         schedule_dispatch(session, dispatch)
     events.record(session, "alert.planned", alert_id=cancel.id, dispatches=len(planned))

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from sqlalchemy import insert
+from sqlalchemy import and_, func, insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.alerts.models import Alert
 from service.alerts.states import DispatchClass
+from service.auth.models import Agency
 from service.cap import CapAlert
 from service.db import utcnow
 from service.delivery.models import SmsMessage, SmsState
 from service.dispatch import events
 from service.dispatch.models import Action, Channel, Dispatch
-from service.network.channels import SmsSettings
+from service.network.channels import ChannelsConfig, SmsSettings
 from service.network.models import Operator, Targeting
 from service.recipients.models import Subscriber
 
@@ -67,23 +68,7 @@ async def plan_sms(
             payload={"recipients": len(batch)},
         )
         session.add(dispatch)
-        now = utcnow()
-        await session.exec(
-            insert(SmsMessage),
-            params=[
-                {
-                    "dispatch_id": dispatch.id,
-                    "alert_id": alert.id,
-                    "operator_id": operator.id,
-                    "msisdn": msisdn,
-                    "language": choose_language(language, languages),
-                    "state": SmsState.QUEUED.value,
-                    "segments": 1,
-                    "created_at": now,
-                }
-                for msisdn, language in batch
-            ],
-        )
+        await _write_recipients(session, dispatch, alert, operator.id, batch, languages)
         planned.append(dispatch)
     events.record(
         session,
@@ -124,6 +109,99 @@ async def _recipients(
     return [(msisdn, language) for msisdn, language, cell in rows if cell in cells]
 
 
-def _batches(items: list[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:
+def _batches(items: Sequence[tuple[str, str]], size: int) -> Iterator[Sequence[tuple[str, str]]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+# Recipients who may hold the warning: the all-clear goes to them, and only them.
+_REACHED = (SmsState.SUBMITTED.value, SmsState.DELIVERED.value, SmsState.UNKNOWN.value)
+
+
+async def plan_all_clear(
+    session: AsyncSession, cancel: Alert, chains: set[str], operators: Sequence[Operator]
+) -> list[Dispatch]:
+    """After a Cancel: the agency's all-clear SMS to everyone the chain's SMS may have reached.
+
+    Nothing is planned when the agency has no all-clear text. The recipients
+    come from the chain's own SMS rows, so a test alert's all-clear reaches
+    its testers only; the (alert, msisdn) key keeps it to one per phone.
+    """
+    agency = await session.get(Agency, cancel.agency_id) if cancel.agency_id else None
+    if agency is None or not agency.all_clear:
+        return []
+    texts = dict(agency.all_clear)
+    languages = list(texts)
+    # The subscriber's own language where still known: the warning may not have had it.
+    preferred = func.coalesce(Subscriber.language, SmsMessage.language)
+    query = (
+        select(SmsMessage.operator_id, SmsMessage.msisdn, preferred)
+        .join(Alert, col(Alert.id) == col(SmsMessage.alert_id))
+        .outerjoin(
+            Subscriber,
+            and_(
+                col(Subscriber.operator_id) == col(SmsMessage.operator_id),
+                col(Subscriber.msisdn) == col(SmsMessage.msisdn),
+            ),
+        )
+        .where(
+            col(Alert.chain_id).in_(chains),
+            SmsMessage.alert_id != cancel.id,
+            col(SmsMessage.state).in_(_REACHED),
+        )
+        .order_by(col(SmsMessage.msisdn))
+    )
+    reached: dict[str, dict[str, str]] = {}
+    for operator_id, msisdn, language in (await session.exec(query)).all():
+        reached.setdefault(operator_id, {}).setdefault(msisdn, str(language))
+    planned: list[Dispatch] = []
+    for operator in operators:
+        settings = ChannelsConfig.model_validate(operator.channels).sms
+        recipients = reached.get(operator.id)
+        if settings is None or not recipients:
+            continue
+        batches = _batches(sorted(recipients.items()), settings.batch_size)
+        for number, batch in enumerate(batches, start=1):
+            dispatch = Dispatch(
+                alert_id=cancel.id,
+                chain_id=cancel.chain_id,
+                operator_id=operator.id,
+                channel=Channel.SMS,
+                action=Action.SEND,
+                batch_no=number,
+                payload={"recipients": len(batch), "all_clear": True, "texts": texts},
+            )
+            session.add(dispatch)
+            await _write_recipients(session, dispatch, cancel, operator.id, batch, languages)
+            planned.append(dispatch)
+    if planned:
+        events.record(session, "sms.all_clear_planned", alert_id=cancel.id, batches=len(planned))
+    return planned
+
+
+async def _write_recipients(
+    session: AsyncSession,
+    dispatch: Dispatch,
+    alert: Alert,
+    operator_id: str,
+    batch: Sequence[tuple[str, str]],
+    languages: Sequence[str],
+) -> None:
+    """The batch's `SmsMessage` rows, queued, each in the language it will get."""
+    now = utcnow()
+    await session.exec(
+        insert(SmsMessage),
+        params=[
+            {
+                "dispatch_id": dispatch.id,
+                "alert_id": alert.id,
+                "operator_id": operator_id,
+                "msisdn": msisdn,
+                "language": choose_language(language, languages),
+                "state": SmsState.QUEUED.value,
+                "segments": 1,
+                "created_at": now,
+            }
+            for msisdn, language in batch
+        ],
+    )

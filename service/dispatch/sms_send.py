@@ -51,14 +51,13 @@ async def run_sms_batch(
     claimed = await _claim(ctx, dispatch_id, attempt)
     if claimed is None:
         return Sent()
-    operator, cap, settings, location = claimed
+    operator, texts, location = claimed
     gateways = registry.gateways(operator.id, operator.channels)
     if not gateways:
         return await _finish(ctx, dispatch_id, DispatchState.FAILED, "no SMS gateway configured")
     if location is not None:
         return await _send_location_job(ctx, dispatch_id, attempt, gateways, location)
     gateway = gateways[(attempt - 1) % len(gateways)]  # a retry fails over to the next gateway
-    texts = _texts(cap, settings)
     transient: str | None = None
     while True:
         window = await _take_window(ctx, dispatch_id)
@@ -79,7 +78,8 @@ async def run_sms_batch(
 
 async def _claim(
     ctx: AppContext, dispatch_id: str, attempt: int
-) -> tuple[Operator, CapAlert, SmsSettings, LocationSms | None] | None:
+) -> tuple[Operator, dict[str, str], LocationSms | None] | None:
+    """Take attempt `attempt`: the operator, the text per language, the location job if any."""
     async with transaction(ctx.sessions) as session:
         dispatch = await repository.get_for_update(session, dispatch_id)
         if (
@@ -122,7 +122,9 @@ async def _claim(
         location = None
         if dispatch.channel == Channel.OPERATOR_SMS:
             location = await _location_job(session, dispatch, alert, cap, settings)
-    return operator, cap, settings, location
+        # An all-clear batch carries the agency's texts; a warning's come from its CAP.
+        texts = dispatch.payload.get("texts") or _texts(cap, settings)
+    return operator, dict(texts), location
 
 
 async def _location_job(

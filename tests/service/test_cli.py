@@ -82,3 +82,25 @@ def test_audit_verify_reports_tampering(settings: Settings) -> None:
     bad = runner.invoke(app, ["audit", "verify"], env=env)
     assert bad.exit_code == 1
     assert "TAMPERED" in bad.output
+
+
+def test_agency_all_clear_is_set_shown_and_removed(settings: Settings) -> None:
+    env = env_for(settings)
+    created = runner.invoke(
+        app, ["agencies", "create", "--name", "Civil", "--sender", "c@example.org"], env=env
+    )
+    assert created.exit_code == 0, created.output
+    command = ["agencies", "all-clear", "Civil"]
+    assert "no all-clear" in runner.invoke(app, command, env=env).output
+    set_it = runner.invoke(
+        app, [*command, "--text", "en=All clear.", "--text", "fr=Fin d'alerte."], env=env
+    )
+    assert set_it.exit_code == 0, set_it.output
+    shown = runner.invoke(app, command, env=env).output
+    assert "en: All clear." in shown
+    assert "fr: Fin d'alerte." in shown
+    bad = runner.invoke(app, [*command, "--text", "All clear"], env=env)
+    assert bad.exit_code != 0
+    assert "LANG=TEXT" in bad.output
+    removed = runner.invoke(app, [*command, "--remove"], env=env)
+    assert "no all-clear" in removed.output
