@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.dispatch.models import Dispatch, DispatchEvent
+
+log = logging.getLogger(__name__)
 
 
 def record(
@@ -27,4 +30,7 @@ def record(
         detail=detail,
     )
     session.add(event)
+    # The same step as a log line, for operators who read logs rather than the API.
+    ids = {"alert_id": alert_id, "dispatch_id": event.dispatch_id, "operator_id": event.operator_id}
+    log.info(kind, extra={"event": kind, **ids, "detail": detail})
     return event

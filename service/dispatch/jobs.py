@@ -13,6 +13,7 @@ from service.context import AppContext
 from service.dispatch import broadcast, service, sms_send
 from service.dispatch.outcomes import Failed, Outcome, RetryLater
 from service.dispatch.registry import ChannelRegistry
+from service.logs import log_context
 from service.queue.outbox import relay
 
 log = logging.getLogger(__name__)
@@ -30,19 +31,24 @@ async def _relay_now(app: AppContext, job_ids: list[str]) -> None:
 async def plan_alert(ctx: dict[str, Any], alert_id: str) -> int:
     """Targeting, then (once approved) the plan; relays the planned jobs at once."""
     app, _ = _app(ctx)
-    job_ids = await service.process_alert(app, alert_id)
-    await _relay_now(app, job_ids)
+    with log_context(alert_id=alert_id):
+        job_ids = await service.process_alert(app, alert_id)
+        await _relay_now(app, job_ids)
     return len(job_ids)
 
 
 async def run_broadcast(ctx: dict[str, Any], dispatch_id: str, attempt: int) -> str:
     app, registry = _app(ctx)
-    return await _finish(app, await broadcast.run_broadcast(app, registry, dispatch_id, attempt))
+    with log_context(dispatch_id=dispatch_id, attempt=str(attempt)):
+        outcome = await broadcast.run_broadcast(app, registry, dispatch_id, attempt)
+        return await _finish(app, outcome)
 
 
 async def run_sms_batch(ctx: dict[str, Any], dispatch_id: str, attempt: int) -> str:
     app, registry = _app(ctx)
-    return await _finish(app, await sms_send.run_sms_batch(app, registry, dispatch_id, attempt))
+    with log_context(dispatch_id=dispatch_id, attempt=str(attempt)):
+        outcome = await sms_send.run_sms_batch(app, registry, dispatch_id, attempt)
+        return await _finish(app, outcome)
 
 
 async def _finish(app: AppContext, outcome: Outcome) -> str:
