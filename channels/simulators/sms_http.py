@@ -45,6 +45,7 @@ from channels.sms.wire import INVALID_NUMBER_CODE, LocationJob, MessageBatch, Wi
 
 # JSON receipt batches are tried this often before the simulator gives up on them.
 _CALLBACK_ATTEMPTS = 8
+_CALLBACK_CONNECTIONS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +127,8 @@ class Reporter:
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
         self._kannel_slots = asyncio.Semaphore(50)
+        # A gateway reports over a handful of connections, not one per batch.
+        self._callback_slots = asyncio.Semaphore(_CALLBACK_CONNECTIONS)
         self.sent = 0
         self.failed = 0
         self.retried = 0  # reports sent again after a 5xx, 429 or no answer
@@ -183,7 +186,8 @@ class Reporter:
             if self._secret is not None:  # re-signed: the timestamp must stay fresh
                 headers |= signed_headers(self._secret, int(time.time()), body)
             try:
-                response = await self._client.post(url, content=body, headers=headers)
+                async with self._callback_slots:
+                    response = await self._client.post(url, content=body, headers=headers)
             except httpx.HTTPError:
                 response = None
             if response is not None and response.is_success:
