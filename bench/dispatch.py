@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -94,6 +95,12 @@ def percentiles(values: list[float]) -> dict[str, float]:
         }
     cuts = statistics.quantiles(values, n=100, method="inclusive")
     return {"p50": round(cuts[49], 1), "p99": round(cuts[98], 1)}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def rss_mb(pid: int) -> float:
@@ -208,7 +215,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 sms_url,
             ),
         ):
-            port = 18000 + os.getpid() % 1000
+            port = free_port()
             server = uvicorn.Server(
                 uvicorn.Config(create_app(context=ctx), port=port, log_level="warning")
             )
