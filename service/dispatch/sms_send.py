@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, case, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -207,6 +208,33 @@ async def _take_window(ctx: AppContext, dispatch_id: str) -> list[SmsMessage] | 
         return window
 
 
+# Outcomes only ever move a recipient out of `sending`: a delivery report can
+# overtake the gateway's answer (Kannel calls the dlr-url before its HTTP
+# reply reaches us), and the report's later state must not be overwritten.
+# Outcomes only ever move a recipient out of `sending`: a delivery report can
+# overtake the gateway's answer (Kannel calls the dlr-url before its HTTP reply
+# reaches us), and the report's later news must not be overwritten by it.
+_SMS = SmsMessage.__table__  # type: ignore[attr-defined]  # Core: plain executemany
+
+
+def _from_sending(state: SmsState) -> Any:
+    return case((_SMS.c.state == SmsState.SENDING.value, state.value), else_=_SMS.c.state)
+
+
+_OUTCOME = (
+    update(_SMS)
+    .where(_SMS.c.id == bindparam("row_id"))
+    .values(
+        gateway=bindparam("new_gateway"),
+        segments=bindparam("new_segments"),
+        gateway_message_id=bindparam("new_message_id"),
+        submitted_at=bindparam("new_submitted_at"),
+        error=bindparam("new_error"),
+        final_at=bindparam("new_final_at"),
+    )
+)
+
+
 async def _record(
     ctx: AppContext,
     window: Sequence[SmsMessage],
@@ -216,23 +244,35 @@ async def _record(
     """Write each recipient's outcome; returns a transient error if any (they go back to queued)."""
     transient: str | None = None
     now = utcnow()
+    by_state: dict[SmsState, list[dict[str, Any]]] = {}
+    for message, outcome in zip(window, outcomes, strict=True):
+        row: dict[str, Any] = {
+            "row_id": message.id,
+            "new_gateway": gateway,
+            "new_segments": message.segments,
+            "new_message_id": None,
+            "new_submitted_at": None,
+            "new_error": None,
+            "new_final_at": None,
+        }
+        if isinstance(outcome, SubmitResult):
+            state = SmsState.SUBMITTED
+            row["new_segments"] = outcome.segments
+            row["new_message_id"] = outcome.message_ids[0] if outcome.message_ids else None
+            row["new_submitted_at"] = now
+        elif isinstance(outcome, TransientChannelError):
+            state = SmsState.QUEUED  # never handed over: safe to send later
+            transient = str(outcome)
+        else:
+            assert isinstance(outcome, PermanentChannelError | ChannelError)
+            state = SmsState.FAILED
+            row["new_error"] = str(outcome)[:500]
+            row["new_final_at"] = now
+        by_state.setdefault(state, []).append(row)
     async with transaction(ctx.sessions) as session:
-        for message, outcome in zip(window, outcomes, strict=True):
-            message.gateway = gateway
-            if isinstance(outcome, SubmitResult):
-                message.state = SmsState.SUBMITTED
-                message.segments = outcome.segments
-                message.gateway_message_id = outcome.message_ids[0] if outcome.message_ids else None
-                message.submitted_at = now
-            elif isinstance(outcome, TransientChannelError):
-                message.state = SmsState.QUEUED  # never handed over: safe to send later
-                transient = str(outcome)
-            else:
-                assert isinstance(outcome, PermanentChannelError | ChannelError)
-                message.state = SmsState.FAILED
-                message.error = str(outcome)[:500]
-                message.final_at = now
-            session.add(message)
+        for state, rows in by_state.items():
+            statement = _OUTCOME.values(state=_from_sending(state))
+            await session.exec(statement, params=rows)
     return transient
 
 
