@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from channels.simulators.cbc import CbcSimulator
-from channels.simulators.sms_http import SmsHttpSettings, running_sms_http
+from channels.simulators.sms_http import SmsHttpSettings, SmsHttpSimulator, running_sms_http
 from service.context import AppContext
 from service.db import transaction
 from service.recipients.models import Subscriber
@@ -124,3 +124,27 @@ async def test_a_cbc_failing_with_5xx_then_recovering_gets_the_broadcast(
     (dispatch,) = summary["dispatches"]
     assert dispatch["state"] == "submitted"
     assert dispatch["attempts"] >= 2
+
+
+async def test_an_sms_gateway_failing_with_5xx_then_recovering_reaches_everyone_once(
+    app_context: AppContext,
+    api: httpx.AsyncClient,
+    keys: Keys,
+    sms_sim: tuple[SmsHttpSimulator, str],
+) -> None:
+    simulator, sms_url = sms_sim
+    simulator.fail_next(3, status=503)  # the first windows are refused whole
+    await make_network(app_context, "flaky-sms", channels_for([], sms_url))
+    cell = await _a_targeted_cell(app_context, api, keys, "flaky-sms")
+    async with transaction(app_context.sessions) as session:
+        for n in range(250):
+            session.add(Subscriber(msisdn=f"2546{n:08d}", operator_id="flaky-sms", cell_id=cell))
+    async with running_worker(app_context):
+        alert = await post(api, keys, cap_alert("g-1", expires=FAR, polygon=NAIROBI_POLYGON))
+        summary = await eventually(lambda: _active(api, keys, alert["id"]), timeout=90)
+    received = Counter(m.to for m in simulator.messages)
+    assert len(received) == 250
+    assert max(received.values()) == 1
+    assert summary["sms"]["submitted"] == 250
+    (batch,) = summary["dispatches"]
+    assert batch["attempts"] >= 2  # it really failed before it recovered
