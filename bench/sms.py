@@ -1,0 +1,355 @@
+"""SMS benchmark: N recipients through the JSON gateway adapter and back in as receipts.
+
+One process runs everything the real path runs, with no Redis and no worker
+process in between:
+
+  1. a fresh database (a temporary SQLite file, or a new database on the
+     PostgreSQL server `--database-url` names, dropped afterwards), migrated;
+     an operator with a synthetic network and an http-json SMS gateway, N
+     opted-in subscribers, and one alert covering them all, posted to the API
+     and planned by the service's own planner (`process_alert`: targeting,
+     then N queued `SmsMessage` rows in batches of 1,000);
+  2. submit: every planned batch through `sms_send.run_sms_batch` (claim,
+     windows of 100 marked `sending`, `HttpJsonGateway.submit_many`, outcomes
+     recorded), `--jobs` batches at a time like one worker's SMS queue, to the
+     HTTP SMS simulator (unthrottled, holding its reports);
+  3. receipts: the simulator posts all N delivery reports (signed batches of
+     1,000 over 8 connections) to the API's `POST /api/v1/receipts/http/{gateway}`
+     (uvicorn, in this process), whose writer group-commits them; the phase
+     ends when all N rows are `delivered` in the database.
+
+    .venv/bin/python bench/sms.py [--recipients N | --quick] [--database-url URL] [--jobs 8]
+
+Full: 100,000 recipients; `--quick`: 10,000. Targets on the 2-core machine:
+>= 2,000 submits/s and >= 20,000 receipt rows/s. The last line is JSON:
+{"bench": "sms", "recipients", "submits_per_s", "receipts_rows_per_s", "rss_mb"}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import resource
+import shutil
+import socket
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT)]
+for _name in [n for n in sys.modules if n == "geo" or n.startswith("geo.")]:
+    del sys.modules[_name]
+
+import httpx  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+import uvicorn  # noqa: E402
+from sqlalchemy import func, insert  # noqa: E402
+from sqlmodel import col, select  # noqa: E402
+
+from channels.simulators.sms_http import SmsHttpSettings, running_sms_http  # noqa: E402
+from channels.sms import HttpJsonConfig  # noqa: E402
+from geo import CellImport, synthesize_table  # noqa: E402
+from service import migrations  # noqa: E402
+from service.app import create_app  # noqa: E402
+from service.auth import service as auth  # noqa: E402
+from service.auth.models import Role  # noqa: E402
+from service.context import AppContext, open_context  # noqa: E402
+from service.db import transaction  # noqa: E402
+from service.delivery.models import SmsMessage, SmsState  # noqa: E402
+from service.dispatch import sms_send  # noqa: E402
+from service.dispatch.models import Channel, Dispatch  # noqa: E402
+from service.dispatch.outcomes import Sent  # noqa: E402
+from service.dispatch.registry import ChannelRegistry  # noqa: E402
+from service.dispatch.service import process_alert  # noqa: E402
+from service.network import service as network  # noqa: E402
+from service.network.channels import ChannelsConfig  # noqa: E402
+from service.network.inventory import prepare_table  # noqa: E402
+from service.network.models import Operator  # noqa: E402
+from service.recipients.models import Subscriber  # noqa: E402
+from service.settings import Settings, sync_database_url  # noqa: E402
+
+BBOX = (5.9, 45.8, 10.5, 47.8)  # a country-sized box
+WHOLE = "45.7,5.8 45.7,10.6 47.9,10.6 47.9,5.8 45.7,5.8"  # lat,lon: all of it
+SENDER = "bench@tocsin.dev"
+SECRET = "bench-secret"  # noqa: S105 (simulator only)
+GATEWAY = "bench-sms"
+OPERATOR = "bench"
+FULL, QUICK = 100_000, 10_000
+
+
+def cap_alert(identifier: str) -> bytes:
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
+<identifier>{identifier}</identifier><sender>{SENDER}</sender>
+<sent>2026-11-22T10:00:00+00:00</sent><status>Actual</status><msgType>Alert</msgType>
+<scope>Public</scope><info><language>en</language><category>Met</category>
+<event>Flood</event><urgency>Immediate</urgency><severity>Severe</severity>
+<certainty>Observed</certainty><expires>2030-01-01T00:00:00+00:00</expires>
+<headline>Flood warning</headline><instruction>Move to higher ground now.</instruction>
+<area><areaDesc>bench</areaDesc><polygon>{WHOLE}</polygon></area></info></alert>""".encode()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set of this process (and of any children), ru_maxrss being in KB."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children) / 1024
+
+
+@contextlib.contextmanager
+def fresh_database(url: str | None, data: Path) -> Any:
+    """A migrated, empty database: a SQLite file in `data`, or a new PostgreSQL database."""
+    if url is None or url.startswith("sqlite"):
+        path = data / "tocsin.db"
+        fresh = f"sqlite:///{path}"
+        migrations.upgrade(fresh)
+        yield fresh
+        return
+    name = f"tocsin_bench_sms_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(sync_database_url(url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    fresh = url.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        migrations.upgrade(fresh)
+        yield fresh
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@contextlib.asynccontextmanager
+async def serving_api(ctx: AppContext, port: int) -> AsyncIterator[str]:
+    """The API (receipt endpoints included) on 127.0.0.1:`port`, in this event loop."""
+    config = uvicorn.Config(
+        create_app(context=ctx), port=port, log_level="warning", access_log=False
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def setup_operator(ctx: AppContext, sms_url: str, api: str) -> list[str]:
+    """An operator with a synthetic network and the simulator as its http-json gateway."""
+    table = synthesize_table(300, BBOX, seed=11, mcc="228", mnc="01")
+    prepared = prepare_table(CellImport(table, len(table), len(table), 0, ()))
+    gateway = HttpJsonConfig(
+        name=GATEWAY,
+        base_url=sms_url,
+        secret=SECRET,
+        # A national operator's contract: far above what one worker can push.
+        rate_per_second=50_000,
+        burst=5_000,
+        max_in_flight=16,
+        callback_url=f"{api}/api/v1/receipts/http/{GATEWAY}",
+    )
+    channels = ChannelsConfig.model_validate(
+        {"sms": {"gateways": [{"kind": "http-json", "config": gateway}]}}
+    )
+    async with transaction(ctx.sessions) as session:
+        await network.create_operator(
+            session, operator_id=OPERATOR, name="Bench", mcc="228", mnc="01", country="CH"
+        )
+        await network.store_inventory(session, OPERATOR, prepared, source="bench")
+        operator = await session.get(Operator, OPERATOR)
+        assert operator is not None
+        operator.channels = channels.stored()
+        session.add(operator)
+    ctx.receipt_gateways.invalidate()
+    return [str(cell) for cell in table.ids]
+
+
+async def add_subscribers(ctx: AppContext, cell_ids: list[str], count: int) -> None:
+    step = 20_000
+    for start in range(0, count, step):
+        rows = [
+            {
+                "msisdn": f"4179{n:08d}",
+                "operator_id": OPERATOR,
+                "language": "en",
+                "cell_id": cell_ids[n % len(cell_ids)],
+                "test": False,
+            }
+            for n in range(start, min(count, start + step))
+        ]
+        async with transaction(ctx.sessions) as session:
+            await session.exec(insert(Subscriber), params=rows)
+
+
+async def post_and_plan(ctx: AppContext, api: str) -> tuple[str, list[str]]:
+    """The alert through the intake API, then the service's planner: (alert id, batch ids)."""
+    async with transaction(ctx.sessions) as session:
+        agency = await auth.create_agency(session, name="bench", senders=[SENDER])
+        _key, key = await auth.create_key(
+            session, name="bench", role=Role.AGENCY, agency_id=agency.id
+        )
+    headers = {"Authorization": f"Bearer {key.plaintext}", "Content-Type": "application/cap+xml"}
+    async with httpx.AsyncClient(base_url=api, headers=headers, timeout=60) as client:
+        posted = await client.post("/api/v1/alerts", content=cap_alert("sms-bench"))
+    if posted.status_code != 201:
+        raise RuntimeError(f"intake refused the alert: {posted.status_code} {posted.text[:300]}")
+    alert_id = str(posted.json()["id"])
+    await process_alert(ctx, alert_id)
+    async with transaction(ctx.readers) as session:
+        batches = (
+            await session.exec(
+                select(Dispatch.id)
+                .where(Dispatch.alert_id == alert_id, Dispatch.channel == Channel.SMS)
+                .order_by(col(Dispatch.batch_no))
+            )
+        ).all()
+    return alert_id, [str(b) for b in batches]
+
+
+async def count_rows(ctx: AppContext, alert_id: str, state: SmsState) -> int:
+    async with transaction(ctx.readers) as session:
+        query = select(func.count()).where(
+            SmsMessage.alert_id == alert_id, SmsMessage.state == state.value
+        )
+        return int((await session.exec(query)).one())
+
+
+async def submit_phase(ctx: AppContext, batch_ids: list[str], jobs: int) -> float:
+    """Every batch through the real send path, `jobs` at a time; the phase's seconds."""
+    registry = ChannelRegistry(ctx.http)
+    slots = asyncio.Semaphore(jobs)
+
+    async def one(dispatch_id: str) -> None:
+        async with slots:
+            outcome = await sms_send.run_sms_batch(ctx, registry, dispatch_id, 1)
+        if not isinstance(outcome, Sent):
+            raise RuntimeError(f"batch {dispatch_id} did not go out: {outcome}")
+
+    start = time.perf_counter()
+    try:
+        await asyncio.gather(*(one(b) for b in batch_ids))
+    finally:
+        await registry.close()
+    return time.perf_counter() - start
+
+
+async def receipt_phase(
+    ctx: AppContext, report: Any, alert_id: str, recipients: int, timeout: float
+) -> float:
+    """The simulator reports every message now; seconds until all rows are `delivered`."""
+    start = time.perf_counter()
+    report()
+    deadline = start + timeout
+    while await count_rows(ctx, alert_id, SmsState.DELIVERED) < recipients:
+        if time.perf_counter() > deadline:
+            raise TimeoutError("not every receipt was written in time")
+        await asyncio.sleep(0.02)
+    return time.perf_counter() - start
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    recipients = args.recipients or (QUICK if args.quick else FULL)
+    data = Path(tempfile.mkdtemp(prefix="tocsin-bench-sms-"))
+    try:
+        with fresh_database(args.database_url, data) as database_url:
+            settings = Settings(
+                database_url=database_url,
+                redis_url=None,
+                data_dir=data,
+                log_json=True,
+                log_level="WARNING",
+            )
+            async with (
+                open_context(settings) as ctx,
+                running_sms_http(SmsHttpSettings(secret=SECRET, report_delay=None)) as (
+                    simulator,
+                    sms_url,
+                ),
+                serving_api(ctx, free_port()) as api,
+            ):
+                t0 = time.perf_counter()
+                cell_ids = await setup_operator(ctx, sms_url, api)
+                await add_subscribers(ctx, cell_ids, recipients)
+                alert_id, batch_ids = await post_and_plan(ctx, api)
+                queued = await count_rows(ctx, alert_id, SmsState.QUEUED)
+                if queued != recipients:
+                    raise RuntimeError(f"planned {queued} recipients, expected {recipients}")
+                print(
+                    f"setup: {len(cell_ids):,} cells, {recipients:,} subscribers, "
+                    f"{len(batch_ids)} batches planned in {time.perf_counter() - t0:.1f} s",
+                    flush=True,
+                )
+                submit_s = await submit_phase(ctx, batch_ids, args.jobs)
+                submitted = await count_rows(ctx, alert_id, SmsState.SUBMITTED)
+                accepted = len(simulator.messages)
+                if submitted != recipients or accepted != recipients:
+                    raise RuntimeError(
+                        f"{submitted} rows submitted, {accepted} accepted by the simulator,"
+                        f" expected {recipients}"
+                    )
+                submits_per_s = recipients / submit_s
+                print(
+                    f"submit: {recipients:,} messages in {submit_s:.2f} s = "
+                    f"{submits_per_s:,.0f} submits/s ({simulator.requests:,} gateway requests)",
+                    flush=True,
+                )
+                receipt_s = await receipt_phase(
+                    ctx, simulator.report, alert_id, recipients, args.timeout
+                )
+                if simulator.reporter.failed:
+                    raise RuntimeError(f"{simulator.reporter.failed} reports were refused")
+                receipts_per_s = recipients / receipt_s
+                writer = ctx.receipts
+                assert writer is not None
+                print(
+                    f"receipts: {recipients:,} rows delivered in {receipt_s:.2f} s = "
+                    f"{receipts_per_s:,.0f} rows/s ({writer.stats.flushes:,} flushes, "
+                    f"{simulator.reporter.retried:,} reports retried)",
+                    flush=True,
+                )
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+    rss = peak_rss_mb()
+    backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    print(f"peak RSS: {rss:,.0f} MB ({backend}, {args.jobs} batches at a time)", flush=True)
+    return {
+        "bench": "sms",
+        "recipients": recipients,
+        "submits_per_s": round(submits_per_s),
+        "receipts_rows_per_s": round(receipts_per_s),
+        "rss_mb": round(rss, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--recipients", type=int, help=f"default {FULL:,} ({QUICK:,} with --quick)")
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK:,} recipients (CI)")
+    parser.add_argument("--database-url", help="PostgreSQL server to create a fresh database on")
+    parser.add_argument("--jobs", type=int, default=8, help="batches sent at a time (8: a worker)")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds allowed for receipts")
+    result = asyncio.run(run(parser.parse_args()))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
