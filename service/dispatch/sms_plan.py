@@ -9,6 +9,7 @@ subscribers flagged as testers.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from sqlalchemy import and_, func, insert
 from sqlmodel import col, select
@@ -58,16 +59,8 @@ async def plan_sms(
     recipients = await _recipients(session, operator.id, set(targeting.cells), test_only=test_only)
     planned: list[Dispatch] = []
     for number, batch in enumerate(_batches(recipients, settings.batch_size), start=1):
-        dispatch = Dispatch(
-            alert_id=alert.id,
-            chain_id=alert.chain_id,
-            operator_id=operator.id,
-            channel=Channel.SMS,
-            action=Action.SEND,
-            batch_no=number,
-            payload={"recipients": len(batch)},
-        )
-        session.add(dispatch)
+        payload = {"recipients": len(batch)}
+        dispatch = _batch(session, alert, operator.id, number, payload)
         await _write_recipients(session, dispatch, alert, operator.id, batch, languages)
         planned.append(dispatch)
     events.record(
@@ -162,21 +155,30 @@ async def plan_all_clear(
             continue
         batches = _batches(sorted(recipients.items()), settings.batch_size)
         for number, batch in enumerate(batches, start=1):
-            dispatch = Dispatch(
-                alert_id=cancel.id,
-                chain_id=cancel.chain_id,
-                operator_id=operator.id,
-                channel=Channel.SMS,
-                action=Action.SEND,
-                batch_no=number,
-                payload={"recipients": len(batch), "all_clear": True, "texts": texts},
-            )
-            session.add(dispatch)
+            payload = {"recipients": len(batch), "all_clear": True, "texts": texts}
+            dispatch = _batch(session, cancel, operator.id, number, payload)
             await _write_recipients(session, dispatch, cancel, operator.id, batch, languages)
             planned.append(dispatch)
     if planned:
         events.record(session, "sms.all_clear_planned", alert_id=cancel.id, batches=len(planned))
     return planned
+
+
+def _batch(
+    session: AsyncSession, alert: Alert, operator_id: str, number: int, payload: dict[str, Any]
+) -> Dispatch:
+    """A new SMS batch dispatch of `alert` (its recipients are written separately)."""
+    dispatch = Dispatch(
+        alert_id=alert.id,
+        chain_id=alert.chain_id,
+        operator_id=operator_id,
+        channel=Channel.SMS,
+        action=Action.SEND,
+        batch_no=number,
+        payload=payload,
+    )
+    session.add(dispatch)
+    return dispatch
 
 
 async def _write_recipients(
