@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import resource
 import shutil
@@ -49,20 +50,69 @@ sys.path[:0] = [str(ROOT)]
 for _name in [n for n in sys.modules if n == "geo" or n.startswith("geo.")]:
     del sys.modules[_name]
 
+# What the simulator's child process needs, and no more (its RSS is reported too).
 import httpx  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
 import uvicorn  # noqa: E402
-from sqlalchemy import func, insert  # noqa: E402
-from sqlmodel import col, select  # noqa: E402
 from starlette.requests import Request  # noqa: E402
 from starlette.responses import JSONResponse, Response  # noqa: E402
-from starlette.types import ASGIApp, Receive, Scope, Send  # noqa: E402
 
 from channels.simulators.sms_http import (  # noqa: E402
     SmsHttpSettings,
     SmsHttpSimulator,
     running_sms_http,
 )
+
+SECRET = "bench-secret"  # noqa: S105 (simulator only)
+
+
+def simulator_stats(simulator: SmsHttpSimulator) -> dict[str, int]:
+    return {
+        "messages": len(simulator.messages),
+        "requests": simulator.requests,
+        "sent": simulator.reporter.sent,
+        "failed": simulator.reporter.failed,
+        "retried": simulator.reporter.retried,
+    }
+
+
+def simulator_settings() -> SmsHttpSettings:
+    """Unthrottled, no latency, reports held until the bench asks for them."""
+    return SmsHttpSettings(secret=SECRET, report_delay=None)
+
+
+async def serve_simulator(port: int) -> None:
+    """The child process: the simulator on 127.0.0.1:`port` until SIGTERM."""
+    simulator = SmsHttpSimulator(simulator_settings())
+
+    async def stats(request: Request) -> Response:
+        return JSONResponse(simulator_stats(simulator))
+
+    simulator.app.add_route("/_bench/stats", stats, methods=["GET"])
+    async with httpx.AsyncClient(timeout=30) as client:
+        simulator.reporter.start(client)
+        config = uvicorn.Config(
+            simulator.app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+        )
+        try:
+            await uvicorn.Server(config).serve()
+        finally:
+            await simulator.reporter.stop()
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--serve-sim"]:  # the child: nothing else
+    asyncio.run(serve_simulator(int(sys.argv[2])))
+    sys.exit(0)
+
+import sqlalchemy as sa  # noqa: E402
+from sqlalchemy import func, insert  # noqa: E402
+from sqlmodel import col, select  # noqa: E402
+from starlette.types import ASGIApp, Receive, Scope, Send  # noqa: E402
+
 from channels.sms import HttpJsonConfig  # noqa: E402
 from geo import CellImport, synthesize_table  # noqa: E402
 from service import migrations  # noqa: E402
@@ -87,7 +137,6 @@ from service.settings import Settings, sync_database_url  # noqa: E402
 BBOX = (5.9, 45.8, 10.5, 47.8)  # a country-sized box
 WHOLE = "45.7,5.8 45.7,10.6 47.9,10.6 47.9,5.8 45.7,5.8"  # lat,lon: all of it
 SENDER = "bench@tocsin.dev"
-SECRET = "bench-secret"  # noqa: S105 (simulator only)
 GATEWAY = "bench-sms"
 OPERATOR = "bench"
 FULL, QUICK = 100_000, 10_000
@@ -196,45 +245,6 @@ class SimulatorHandle:
         response = await self._control.get("/_bench/stats")
         response.raise_for_status()
         return {str(k): int(v) for k, v in response.json().items()}
-
-
-def simulator_stats(simulator: SmsHttpSimulator) -> dict[str, int]:
-    return {
-        "messages": len(simulator.messages),
-        "requests": simulator.requests,
-        "sent": simulator.reporter.sent,
-        "failed": simulator.reporter.failed,
-        "retried": simulator.reporter.retried,
-    }
-
-
-def simulator_settings() -> SmsHttpSettings:
-    """Unthrottled, no latency, reports held until the bench asks for them."""
-    return SmsHttpSettings(secret=SECRET, report_delay=None)
-
-
-async def serve_simulator(port: int) -> None:
-    """The child process: the simulator on 127.0.0.1:`port` until SIGTERM."""
-    simulator = SmsHttpSimulator(simulator_settings())
-
-    async def stats(request: Request) -> Response:
-        return JSONResponse(simulator_stats(simulator))
-
-    simulator.app.add_route("/_bench/stats", stats, methods=["GET"])
-    async with httpx.AsyncClient(timeout=30) as client:
-        simulator.reporter.start(client)
-        config = uvicorn.Config(
-            simulator.app,
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-        )
-        try:
-            await uvicorn.Server(config).serve()
-        finally:
-            await simulator.reporter.stop()
 
 
 @contextlib.asynccontextmanager
@@ -429,6 +439,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     f"{len(batch_ids)} batches planned in {time.perf_counter() - t0:.1f} s",
                     flush=True,
                 )
+                if args.gc_freeze:
+                    gc.collect()
+                    gc.freeze()
                 submit_s = await submit_phase(ctx, batch_ids, args.jobs)
                 submitted = await count_rows(ctx, alert_id, SmsState.SUBMITTED)
                 stats = await simulator.stats()
@@ -444,6 +457,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     f"{submits_per_s:,.0f} submits/s ({stats['requests']:,} gateway requests)",
                     flush=True,
                 )
+                if args.gc_freeze:
+                    gc.collect()
+                    gc.freeze()
                 receipt_s, overall_s = await receipt_phase(
                     ctx, simulator, first, alert_id, recipients, args.timeout
                 )
@@ -490,16 +506,16 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=8, help="batches sent at a time (8: a worker)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds allowed for receipts")
     parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="gc.freeze() the set-up heap before the phases (the service does not do this)",
+    )
+    parser.add_argument(
         "--in-process-simulator",
         action="store_true",
         help="run the SMS simulator in the bench's own process and event loop",
     )
-    parser.add_argument("--serve-sim", type=int, metavar="PORT", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.serve_sim:
-        asyncio.run(serve_simulator(args.serve_sim))
-        return
-    result = asyncio.run(run(args))
+    result = asyncio.run(run(parser.parse_args()))
     print(json.dumps(result))
 
 
