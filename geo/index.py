@@ -5,16 +5,18 @@ instance can be shared by every request and worker thread; the service swaps
 in a new instance when the inventory changes (``version`` says which one).
 Coverage is stored projected (equal-area) because every query measures
 areas: projecting a million polygons once beats projecting thousands per
-query. ``save``/``load`` keep the coordinates as flat numpy arrays so a
-restart rebuilds geometry in C instead of recomputing sectors.
+query. ``save``/``load`` keep the coordinates as flat arrays in one memory-mapped
+file so a restart rebuilds geometry in C instead of recomputing sectors.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -25,15 +27,16 @@ from geo.coverage import CoverageShape, GeometryArray, coverage_polygons
 from geo.errors import IndexFormatError
 from geo.projection import cea_forward
 
-FORMAT = 2
+FORMAT = 3
+MAGIC = b"TOCSIN-CELL-INDEX\n"
+IdArray = npt.NDArray[np.object_]
 
 
-def _row_hash(key: npt.NDArray[np.float64]) -> npt.NDArray[np.uint64]:
+def _column_hash(columns: tuple[npt.NDArray[np.float64], ...]) -> npt.NDArray[np.uint64]:
     """64-bit mix of each row's float bits (wrapping multiply-xor, vectorised)."""
-    bits = np.ascontiguousarray(key).view(np.uint64)
-    h = np.full(len(key), 0x9E3779B97F4A7C15, dtype=np.uint64)
-    for column in bits.T:
-        h ^= column
+    h = np.full(len(columns[0]), 0x9E3779B97F4A7C15, dtype=np.uint64)
+    for column in columns:
+        h ^= np.ascontiguousarray(column, dtype=np.float64).view(np.uint64)
         h *= np.uint64(0xBF58476D1CE4E5B9)
         h ^= h >> np.uint64(31)
     return h
@@ -45,23 +48,29 @@ def _nesting_groups(table: CellTable) -> npt.NDArray[np.int64]:
     Real sites carry several layers (2G, 4G bands, 5G) on the same sector, so
     most coverage polygons lie inside a bigger one from the same mast; the
     union of a selection only needs the largest of each group. Grouping hashes
-    the key (a sort of five columns costs three times as much) and then checks
-    every member against its group's first row, so a hash collision can only
-    cost speed (fallback to a sort), never a wrong union.
+    the key columns (a sort of five columns costs three times as much) and
+    then checks every member against one member of its group, column by
+    column, so a hash collision can only cost speed (fallback to a sort),
+    never a wrong union. Groups are numbered in hash order.
     """
-    key = np.column_stack(
-        (
-            table.lon,
-            table.lat,
-            table.kind.astype(np.float64),
-            np.nan_to_num(table.azimuth, nan=-1.0),
-            np.nan_to_num(table.beamwidth, nan=-1.0),
-        )
+    columns = (
+        table.lon,
+        table.lat,
+        table.kind.astype(np.float64),
+        np.nan_to_num(table.azimuth, nan=-1.0),
+        np.nan_to_num(table.beamwidth, nan=-1.0),
     )
-    _, first, group = np.unique(_row_hash(key), return_index=True, return_inverse=True)
-    if not np.array_equal(key, key[first[group]]):
-        _, group = np.unique(key, axis=0, return_inverse=True)
-    group = group.astype(np.int64).reshape(-1)
+    group = np.zeros(len(table), dtype=np.int64)
+    if len(table):
+        hashes = _column_hash(columns)
+        order = np.argsort(hashes)
+        sorted_hashes = hashes[order]
+        starts = np.flatnonzero(np.r_[True, sorted_hashes[1:] != sorted_hashes[:-1]])
+        group[order] = np.cumsum(np.r_[False, sorted_hashes[1:] != sorted_hashes[:-1]])
+        representative = order[starts][group]
+        if not all(np.array_equal(c, c[representative]) for c in columns):
+            _, inverse = np.unique(np.column_stack(columns), axis=0, return_inverse=True)
+            group = inverse.astype(np.int64).reshape(-1)
     polygons = np.flatnonzero(table.kind == KIND_POLYGON)  # measured shapes do not nest
     group[polygons] = (int(group.max()) + 1 if len(group) else 0) + np.arange(len(polygons))
     return group
@@ -124,14 +133,15 @@ def _dominant(
 class CellIndex:
     """Immutable, thread-safe spatial index over one inventory version.
 
-    ``coverage[i]`` (equal-area metres), ``ids[i]``, ``areas[i]`` (m²),
+    ``coverage[i]`` (equal-area metres), ``ids[i]`` (a ``str``; an object
+    array so results take ids without converting them), ``areas[i]`` (m²),
     ``bounds[i]``, ``group[i]``/``reach[i]`` (nesting, see ``_nesting_groups``)
     and ``anchors[i]`` (a point of the coverage, x/y; NaN for multi-part
     coverage) all describe cell ``i``; ``tree`` indexes ``coverage``.
     """
 
     version: str
-    ids: npt.NDArray[np.str_]
+    ids: IdArray
     coverage: GeometryArray
     bounds: npt.NDArray[np.float64]
     areas: npt.NDArray[np.float64]
@@ -149,7 +159,7 @@ class CellIndex:
     def _assemble(
         cls,
         version: str,
-        ids: npt.NDArray[np.str_],
+        ids: IdArray,
         coverage: GeometryArray,
         group: npt.NDArray[np.int64],
         reach: npt.NDArray[np.float64],
@@ -180,65 +190,149 @@ class CellIndex:
             ValueError: duplicate cell ids (import with ``import_cells`` first).
         """
         table = cells if isinstance(cells, CellTable) else CellTable.from_cells(cells)
-        if len(set(table.ids.tolist())) != len(table):
+        names = table.ids.tolist()
+        if len(set(names)) != len(table):
             raise ValueError("duplicate cell ids: collect cells with import_cells first")
+        ids: IdArray = np.array(names, dtype=object)
+        del names
         coverage = coverage_polygons(table, equal_area=True, shape=shape)
         anchors = _anchors(table, coverage)
         groups = _nesting_groups(table)
-        return cls._assemble(version, table.ids, coverage, groups, table.range_m, anchors)
+        return cls._assemble(version, ids, coverage, groups, table.range_m.copy(), anchors)
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the index as an uncompressed .npz (no pickle, safe to load)."""
+        """Write the index as one flat binary file (no pickle, safe to load).
+
+        Layout: ``MAGIC``, then raw little-endian arrays, each 64-byte aligned,
+        then a JSON header naming them (dtype, shape, offset), then the
+        header's offset and length. Coordinates are written a chunk at a
+        time, so saving needs a few megabytes beyond the index itself.
+
+        Raises:
+            ValueError: a cell id containing a newline (readers never make one).
+        """
+        text = "\n".join(self.ids.tolist())
+        if text.count("\n") != max(len(self) - 1, 0):
+            raise ValueError("cell ids must not contain newlines")
         single = shapely.get_type_id(self.coverage) == 3
-        _, coords, (rings, polys) = shapely.to_ragged_array(self.coverage[single])
         multi = np.flatnonzero(~single)
         wkb = shapely.to_wkb(self.coverage[multi])
-        sizes = np.array([len(b) for b in wkb], dtype=np.int64)
-        blob = np.frombuffer(b"".join(wkb), dtype=np.uint8)
+        arrays: dict[str, dict[str, Any]] = {}
         with Path(path).open("wb") as out:
-            np.savez(
-                out,
-                header=np.array([FORMAT, len(self)], dtype=np.int64),
-                version=np.array(self.version),
-                ids=self.ids,
-                coords=coords,
-                rings=rings,
-                polys=polys,
-                multi=multi,
-                multi_sizes=sizes,
-                multi_wkb=blob,
-                group=self.group,
-                reach=self.reach,
-                anchors=self.anchors,
-            )
+            out.write(MAGIC)
+
+            def begin(name: str, dtype: str, shape: tuple[int, ...]) -> None:
+                out.write(b"\0" * (-out.tell() % 64))
+                arrays[name] = {"dtype": dtype, "shape": shape, "offset": out.tell()}
+
+            def put(name: str, array: npt.NDArray[Any]) -> None:
+                array = np.ascontiguousarray(array, dtype=np.dtype(array.dtype).newbyteorder("<"))
+                begin(name, array.dtype.str, array.shape)
+                out.write(array.data)
+
+            put("ids", np.frombuffer(text.encode("utf-8"), dtype=np.uint8))
+            rows = np.flatnonzero(single)
+            coords_total = int(shapely.get_num_coordinates(self.coverage[rows]).sum())
+            begin("coords", "<f8", (coords_total, 2))
+            ring_parts, poly_parts = [np.zeros(1, np.int64)], [np.zeros(1, np.int64)]
+            ring_base = coord_base = 0
+            for start in range(0, len(rows), _CHUNK):
+                chunk = self.coverage[rows[start : start + _CHUNK]]
+                _, coords, (rings, polys) = shapely.to_ragged_array(chunk)
+                out.write(np.ascontiguousarray(coords, dtype="<f8").data)
+                ring_parts.append(rings[1:] + coord_base)
+                poly_parts.append(polys[1:] + ring_base)
+                coord_base += int(rings[-1])
+                ring_base += int(polys[-1])
+            if coord_base != coords_total:
+                raise AssertionError("coordinate count changed while saving")
+            put("rings", np.concatenate(ring_parts))
+            put("polys", np.concatenate(poly_parts))
+            put("multi", multi.astype(np.int64))
+            put("multi_sizes", np.array([len(b) for b in wkb], dtype=np.int64))
+            put("multi_wkb", np.frombuffer(b"".join(wkb), dtype=np.uint8))
+            for name in ("bounds", "areas", "group", "reach", "anchors", "dominant"):
+                put(name, getattr(self, name))
+            out.write(b"\0" * (-out.tell() % 64))
+            where = out.tell()
+            header = json.dumps(
+                {"format": FORMAT, "cells": len(self), "version": self.version, "arrays": arrays}
+            ).encode("utf-8")
+            out.write(header)
+            out.write(np.array([where, len(header)], dtype="<i8").tobytes())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> CellIndex:
-        """Read an index written by :meth:`save` and rebuild its STRtree.
+        """Read an index written by :meth:`save` and rebuild its geometry and STRtree.
+
+        The file is memory-mapped: coordinates go from the page cache straight
+        into GEOS, a chunk at a time, and only the per-cell columns are copied.
 
         Raises:
             IndexFormatError: missing file, other format version, or damaged content.
         """
         try:
-            with np.load(path, allow_pickle=False) as data:
-                header = data["header"]
-                if int(header[0]) != FORMAT:
-                    raise IndexFormatError(f"index format {header[0]}, expected {FORMAT}")
-                arrays = {k: data[k] for k in data.files}
-        except (OSError, KeyError, ValueError) as exc:
+            data = np.memmap(path, dtype=np.uint8, mode="r")
+        except (OSError, ValueError) as exc:
             raise IndexFormatError(f"cannot read cell index {path}: {exc}") from exc
-        n = int(arrays["header"][1])
+        try:
+            return cls._from_mapped(data)
+        except (KeyError, ValueError, TypeError, IndexError, UnicodeDecodeError) as exc:
+            raise IndexFormatError(f"damaged cell index {path}: {exc}") from exc
+        finally:
+            mm = getattr(data, "_mmap", None)
+            del data
+            if mm is not None:
+                mm.close()
+
+    @classmethod
+    def _from_mapped(cls, data: npt.NDArray[np.uint8]) -> CellIndex:
+        if len(data) < len(MAGIC) + 16 or bytes(data[: len(MAGIC)]) != MAGIC:
+            raise IndexFormatError("not a Tocsin cell index (or an older format)")
+        where, size = (int(v) for v in np.frombuffer(data[-16:].tobytes(), dtype="<i8"))
+        header = json.loads(bytes(data[where : where + size]).decode("utf-8"))
+        if header.get("format") != FORMAT:
+            raise IndexFormatError(f"index format {header.get('format')}, expected {FORMAT}")
+        n = int(header["cells"])
+
+        def view(name: str) -> npt.NDArray[Any]:
+            spec = header["arrays"][name]
+            dtype = np.dtype(spec["dtype"])
+            shape = tuple(int(v) for v in spec["shape"])
+            count = int(np.prod(shape)) * dtype.itemsize
+            start = int(spec["offset"])
+            if start < len(MAGIC) or start + count > where:
+                raise ValueError(f"array {name} lies outside the file")
+            array: npt.NDArray[Any] = data[start : start + count].view(dtype).reshape(shape)
+            return array
+
+        text = view("ids").tobytes().decode("utf-8")
+        ids: IdArray = np.array(text.split("\n") if n else [], dtype=object)
+        columns = {k: np.array(view(k)) for k in ("bounds", "areas", "group", "reach", "anchors")}
+        dominant = np.array(view("dominant"))
+        if len(ids) != n or any(len(v) != n for v in (*columns.values(), dominant)):
+            raise ValueError("column lengths do not match the cell count")
         coverage: GeometryArray = np.empty(n, dtype=object)
-        multi = arrays["multi"]
+        multi = np.array(view("multi"))
         single = np.ones(n, dtype=bool)
         single[multi] = False
-        coverage[single] = _polygons(arrays["coords"], arrays["rings"], arrays["polys"])
-        ends = np.cumsum(arrays["multi_sizes"])
-        blob = arrays["multi_wkb"].tobytes()
-        starts = ends - arrays["multi_sizes"]
-        parts = [blob[s:e] for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
+        coverage[single] = _polygons(view("coords"), view("rings"), view("polys"))
+        sizes = view("multi_sizes")
+        ends = np.cumsum(sizes)
+        blob = view("multi_wkb").tobytes()
+        parts = [blob[e - s : e] for s, e in zip(sizes.tolist(), ends.tolist(), strict=True)]
         coverage[multi] = shapely.from_wkb(np.array(parts, dtype=object))
-        version = str(arrays["version"])
-        return cls._assemble(
-            version, arrays["ids"], coverage, arrays["group"], arrays["reach"], arrays["anchors"]
+        group = columns["group"]
+        return cls(
+            version=str(header["version"]),
+            ids=ids,
+            coverage=coverage,
+            bounds=columns["bounds"],
+            areas=columns["areas"],
+            group=group,
+            reach=columns["reach"],
+            anchors=columns["anchors"],
+            dominant=dominant,
+            groups=int(group.max()) + 1 if len(group) else 0,
+            tree=shapely.STRtree(coverage, node_capacity=10),
         )

@@ -11,10 +11,12 @@ tiles (clipping fragments polygons, and pruning works best over everything).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import shapely
 
 from geo.antimeridian import EMPTY
@@ -64,6 +66,62 @@ def pruned_union(parts: GeometryArray, areas: FloatArray, start: Any = None) -> 
     return union
 
 
+Near = Callable[[GeometryArray], npt.NDArray[np.intp]]
+"""Given pieces, the pairs (piece, part position) whose boxes overlap, shape (2, n)."""
+
+
+def _meets(
+    region: Any, parts: GeometryArray, alive: npt.NDArray[np.intp], near: Near | None
+) -> npt.NDArray[np.bool_]:
+    """Which of ``parts[alive]`` meet ``region``.
+
+    What is left of a well-covered target is a scatter of slivers: a box query
+    between its pieces and the parts rejects almost every part without a
+    geometric test, and only the pairs whose boxes overlap get the exact test,
+    against the prepared piece. ``near`` answers the box query from a tree
+    the caller already has (the cell index); otherwise one is built here.
+    """
+    pieces = shapely.get_parts(region)
+    if near is None:
+        found = shapely.STRtree(pieces).query(parts[alive])
+        piece, candidate = found[1], alive[found[0]]
+    else:
+        piece, candidate = near(pieces)
+        living = np.zeros(len(parts), dtype=bool)
+        living[alive] = True
+        keep = living[candidate]
+        piece, candidate = piece[keep], candidate[keep]
+    shapely.prepare(pieces)
+    meets = np.zeros(len(parts), dtype=bool)
+    meets[candidate[shapely.intersects(pieces[piece], parts[candidate])]] = True
+    return meets[alive]
+
+
+def remainder(
+    region: Any, parts: GeometryArray, areas: FloatArray, near: Near | None = None
+) -> Any:
+    """``region`` minus the union of ``parts``, without building that union.
+
+    The largest parts are taken away first, in batches doubling in size; before
+    each later batch, parts that no longer meet what is left are dropped. A
+    well-covered target is used up after a batch or two and the rest of the
+    parts then cost a box test each: no overlay ever sees them.
+    """
+    if not len(parts) or region.is_empty:
+        return region
+    alive = np.argsort(-areas, kind="stable")  # positions in parts, largest first
+    batch = _FIRST_BATCH
+    while True:
+        region = shapely.difference(region, shapely.union_all(parts[alive[:batch]]))
+        alive = alive[batch:]
+        if not len(alive) or region.is_empty:
+            return region
+        alive = alive[_meets(region, parts, alive, near)]
+        if not len(alive):
+            return region
+        batch *= 2
+
+
 def _outside(union: Any, region: Any) -> float:
     """Area of ``union`` outside ``region``."""
     if region.is_empty:
@@ -72,29 +130,51 @@ def _outside(union: Any, region: Any) -> float:
 
 
 def measure(
-    cells: GeometryArray,
-    cell_areas: FloatArray,
+    edge: GeometryArray,
+    edge_areas: FloatArray,
+    inside: GeometryArray,
+    inside_areas: FloatArray,
     extra: GeometryArray,
     extra_areas: FloatArray,
     target: Any,
     buffered: Any,
+    *,
+    near: Near | None = None,
+    with_union: bool = False,
 ) -> Coverage:
-    """Measure the union of ``cells`` against ``target`` and its buffered copy.
+    """Measure the selected cells against ``target`` and its buffered copy.
 
-    ``extra`` are cells that meet the target but were not selected: they only
-    count towards ``unreachable`` (target that no cell of the operator covers).
+    ``inside`` are selected cells lying wholly inside the target, ``edge`` the
+    other selected cells. Only the edge cells reach beyond the target, so
+    overshoot and beyond-buffer need only their union; the target not covered
+    (under-alert) is what is left of the target once the edge union and then
+    the inside cells are taken away (``remainder``), and the covered area is
+    the target minus that plus the overshoot. A dense city's thousands of
+    inside cells are thus never merged into one union. ``extra`` are cells
+    that meet the target but were not selected: they only count towards
+    ``unreachable`` (target that no cell of the operator covers).
+    ``near`` is a box query over ``inside`` (see ``Near``); ``with_union``
+    also builds the whole union (``Coverage.union``, for maps).
     """
-    union = pruned_union(cells, cell_areas)
-    under = float(shapely.area(shapely.difference(target, union)))
+    edge_union = pruned_union(edge, edge_areas)
+    overshoot = _outside(edge_union, target)
+    if not len(inside) or (not buffered.is_empty and shapely.covers(buffered, target)):
+        beyond = _outside(edge_union, buffered)  # the inside cells lie within the buffer
+    else:  # a buffer not quite holding its target (projection round-off): count all
+        beyond = _outside(pruned_union(inside, inside_areas, start=edge_union), buffered)
+    left = remainder(shapely.difference(target, edge_union), inside, inside_areas, near)
+    under = float(shapely.area(left))
     unreachable = under
     if len(extra) and under > 0:
-        reach = pruned_union(extra, extra_areas, start=union)
-        unreachable = float(shapely.area(shapely.difference(target, reach)))
+        unreachable = float(shapely.area(remainder(left, extra, extra_areas)))
+    union = EMPTY
+    if with_union:
+        union = pruned_union(inside, inside_areas, start=edge_union)
     return Coverage(
-        covered=float(shapely.area(union)),
+        covered=float(shapely.area(target)) - under + overshoot,
         under=under,
         unreachable=unreachable,
-        overshoot=_outside(union, target),
-        beyond_buffer=_outside(union, buffered),
+        overshoot=overshoot,
+        beyond_buffer=beyond,
         union=union,
     )

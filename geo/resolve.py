@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -189,41 +190,51 @@ def _largest_per_group(index: CellIndex, rows: npt.NDArray[np.intp]) -> npt.NDAr
 
 
 def _hits(index: CellIndex, target: Any) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
-    """Rows whose coverage meets the target (sorted), and which of them meet its boundary.
+    """Rows whose coverage meets the target (sorted), and which of them may leave it.
 
     Exactly GEOS ``intersects``, without testing every candidate against the
     whole target: a cell meeting the boundary is found by a narrow tree query
     per boundary piece; any other candidate lies wholly inside or wholly
     outside, which one point-in-polygon test on its anchor settles (50 ns
-    instead of microseconds). Multi-part cells (split at ±180°) get the exact test.
+    instead of microseconds). Multi-part cells (split at ±180°) get the exact
+    test and count as edge cells: only single-part cells off the boundary are
+    known to lie inside the target (``measure`` relies on that).
     """
     candidates = index.tree.query(target)
-    edge = _edge_rows(index, target)
-    rest = np.setdiff1d(candidates, edge, assume_unique=True)
+    boundary = _edge_rows(index, target)
+    edge = np.zeros(len(index), dtype=bool)  # calloc: pages are only touched where set
+    edge[boundary] = True
+    rest = candidates[~edge[candidates]]
     anchors = index.anchors[rest]
     single = ~np.isnan(anchors[:, 0])
     shapely.prepare(target)
     inside = rest[single][shapely.intersects_xy(target, anchors[single, 0], anchors[single, 1])]
     multi = rest[~single]
     multi = multi[shapely.intersects(target, index.coverage[multi])]
-    hits = np.concatenate((edge, inside, multi))
-    order = np.argsort(hits)
-    on_edge = np.zeros(len(hits), dtype=bool)
-    on_edge[: len(edge)] = True
-    return hits[order], on_edge[order]
+    edge[multi] = True
+    hits = np.sort(np.concatenate((boundary, multi, inside)))
+    return hits, edge[hits]
+
+
+def _near(index: CellIndex, rows: npt.NDArray[np.intp], pieces: Any) -> npt.NDArray[np.intp]:
+    """(piece, position in ``rows``) for every cell of sorted ``rows`` whose box meets a piece's."""
+    piece, row = index.tree.query(pieces)
+    position = np.minimum(np.searchsorted(rows, row), len(rows) - 1)
+    found = rows[position] == row
+    return np.stack((piece[found], position[found]))
 
 
 def _select(
     index: CellIndex, target: Any, policy: Policy
-) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    """(selected rows, all rows whose coverage meets the target), both sorted."""
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
+    """(selected rows, all rows whose coverage meets the target, which of those are edge)."""
     hits, on_edge = _hits(index, target)
     if isinstance(policy, Intersects):
-        return hits, hits
+        return hits, hits, on_edge
     edge_rows = hits[on_edge]
     inside_area = shapely.area(shapely.intersection(index.coverage[edge_rows], target))
     enough = inside_area >= policy.fraction * index.areas[edge_rows]
-    return np.sort(np.concatenate((hits[~on_edge], edge_rows[enough]))), hits
+    return np.sort(np.concatenate((hits[~on_edge], edge_rows[enough]))), hits, on_edge
 
 
 def resolve(
@@ -244,18 +255,25 @@ def resolve(
     if area.is_empty:
         raise UntargetableAreaError(area.untargetable or ("(no area)",))
     target = area.equal_area
-    selected, hits = _select(index, target, policy)
+    selected, hits, on_edge = _select(index, target, policy)
     reps = _largest_per_group(index, selected)
     extra = reps[:0]
     if not isinstance(policy, Intersects):
         extra = np.setdiff1d(_largest_per_group(index, hits), reps, assume_unique=True)
+    edge = on_edge[np.searchsorted(hits, reps)]  # reps come from hits, which is sorted
+    inside = reps[~edge]
+    edge_reps = reps[edge]
     areas = measure(
-        index.coverage[reps],
-        index.areas[reps],
+        index.coverage[edge_reps],
+        index.areas[edge_reps],
+        index.coverage[inside],
+        index.areas[inside],
         index.coverage[extra],
         index.areas[extra],
         target,
         area.fcc_buffer_equal_area,
+        near=partial(_near, index, inside),
+        with_union=with_geometry,
     )
     target_m2 = float(shapely.area(target))
     metrics = ResolutionMetrics(
