@@ -237,6 +237,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "TOCSIN_REDIS_URL": redis_url,
                 "TOCSIN_DATA_DIR": str(data),
                 "TOCSIN_LOG_LEVEL": "WARNING",
+                "TOCSIN_PUBLIC_URL": api,  # the CBC simulator's per-cell callbacks come here
             }
             for n in range(2):
                 workers.append(

@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.alerts.models import Alert
-from service.delivery.models import SmsMessage, SmsState
+from service.delivery.models import CellStatus, SmsMessage, SmsState
 from service.dispatch.models import Channel, Dispatch, DispatchEvent
 from service.network.models import Targeting
 
@@ -72,9 +72,7 @@ async def delivery_summary(session: AsyncSession, alert: Alert) -> dict[str, Any
         )
     ).one()
     broadcasts = [d for d in dispatches if d.channel == Channel.CELL_BROADCAST]
-    acknowledged_cells = sum(
-        _cells_of(d) for d in broadcasts if d.submitted_at is not None and d.action != "kill"
-    )
+    cell_counts = await _cells_reported(session, [d for d in broadcasts if d.action != "kill"])
     sms_counts, sms_latency = await _sms(session, alert.id)
     accept_to_submit = [
         (d.submitted_at - alert.received_at).total_seconds() * 1000
@@ -84,7 +82,7 @@ async def delivery_summary(session: AsyncSession, alert: Alert) -> dict[str, Any
     return {
         "alert": alert.id,
         "state": alert.state,
-        "cells": {"targeted": int(cells), "acknowledged": acknowledged_cells},
+        "cells": {"targeted": int(cells), **cell_counts},
         "sms": sms_counts,
         "latency_ms": {
             "accept_to_submit": _percentiles(accept_to_submit),
@@ -96,6 +94,34 @@ async def delivery_summary(session: AsyncSession, alert: Alert) -> dict[str, Any
 
 def _cells_of(dispatch: Dispatch) -> int:
     return int(dispatch.payload.get("cells", 0)) if dispatch.payload else 0
+
+
+async def _cells_reported(session: AsyncSession, broadcasts: Sequence[Dispatch]) -> dict[str, int]:
+    """Cells acknowledged (taken or broadcasting) and failed, per the CBCs' per-cell reports.
+
+    A CBC that reports no cell states (osmo-cbc) acknowledges a job as a
+    whole: its accepted broadcasts count all their cells as acknowledged.
+    """
+    submitted = [d for d in broadcasts if d.submitted_at is not None]
+    ids = [d.id for d in submitted]
+    reported: dict[str, Counter[str]] = {}
+    if ids:
+        query = (
+            select(CellStatus.dispatch_id, CellStatus.status, func.count())
+            .where(col(CellStatus.dispatch_id).in_(ids))
+            .group_by(col(CellStatus.dispatch_id), col(CellStatus.status))
+        )
+        for dispatch_id, status, count in (await session.exec(query)).all():
+            reported.setdefault(dispatch_id, Counter())[status] += int(count)
+    acknowledged = failed = 0
+    for dispatch in submitted:
+        states = reported.get(dispatch.id)
+        if states is None:
+            acknowledged += _cells_of(dispatch)
+            continue
+        acknowledged += states["acknowledged"] + states["broadcasting"]
+        failed += states["failed"]
+    return {"acknowledged": acknowledged, "failed": failed}
 
 
 async def _sms(session: AsyncSession, alert_id: str) -> tuple[dict[str, int], list[float]]:

@@ -194,7 +194,9 @@ async def _record_success(
             dispatch.state = DispatchState.DELIVERED
             dispatch.finished_at = utcnow()
         elif not cancelled_meanwhile:
-            dispatch.state = DispatchState.SUBMITTED
+            # Cells may have reported already (their callback overtook this commit).
+            taken = dispatch.acknowledged_at is not None
+            dispatch.state = DispatchState.ACKNOWLEDGED if taken else DispatchState.SUBMITTED
             dispatch.live = True
         await _retire_previous(session, dispatch)
         session.add(dispatch)

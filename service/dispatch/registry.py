@@ -38,11 +38,25 @@ class NamedCbc:
     adapter: CellBroadcastCenter
 
 
-def build_cbc(endpoint: CbcEndpoint, client: httpx.AsyncClient) -> NamedCbc:
-    """The adapter for one configured CBC endpoint."""
+def build_cbc(
+    endpoint: CbcEndpoint, client: httpx.AsyncClient, status_url: str | None = None
+) -> NamedCbc:
+    """The adapter for one configured CBC endpoint.
+
+    A JSON CBC without a configured callback URL is given `status_url`, so
+    its per-cell reports come back to this installation.
+    """
     if isinstance(endpoint, EcbeEndpoint):
         return NamedCbc(endpoint.name, EcbeCbc(endpoint.config, client))
-    return NamedCbc(endpoint.name, GenericHttpCbc(endpoint.config, client))
+    config = endpoint.config
+    if config.callback_url is None and status_url is not None:
+        config = config.model_copy(update={"callback_url": status_url})
+    return NamedCbc(endpoint.name, GenericHttpCbc(config, client))
+
+
+def status_callback_url(public_url: str, operator_id: str, endpoint: str) -> str:
+    """Where a JSON CBC sends per-cell status (`service.delivery.cbc_status_api`)."""
+    return f"{public_url.rstrip('/')}/api/v1/cbc/status/{operator_id}/{endpoint}"
 
 
 def build_gateway(gateway: SmsGatewayConfig, client: httpx.AsyncClient) -> SmsGateway:
@@ -66,6 +80,7 @@ class ChannelRegistry:
     """Adapters per operator, rebuilt when its channel configuration changes."""
 
     client: httpx.AsyncClient
+    public_url: str | None = None  # set: JSON CBCs call back with per-cell status
     _entries: dict[str, _Entry] = field(default_factory=dict)
 
     def _entry(self, operator_id: str, stored: dict[str, Any]) -> _Entry:
@@ -75,7 +90,10 @@ class ChannelRegistry:
             return entry
         config = ChannelsConfig.model_validate(stored)
         cbcs = (
-            [build_cbc(e, self.client) for e in config.cell_broadcast.endpoints]
+            [
+                build_cbc(e, self.client, self._status_url(operator_id, e.name))
+                for e in config.cell_broadcast.endpoints
+            ]
             if config.cell_broadcast
             else []
         )
@@ -85,6 +103,11 @@ class ChannelRegistry:
         entry = _Entry(key, cbcs, gateways)
         self._entries[operator_id] = entry
         return entry
+
+    def _status_url(self, operator_id: str, endpoint: str) -> str | None:
+        if self.public_url is None:
+            return None
+        return status_callback_url(self.public_url, operator_id, endpoint)
 
     def cbcs(self, operator_id: str, stored: dict[str, Any]) -> list[NamedCbc]:
         """The operator's CBC adapters in configured order."""

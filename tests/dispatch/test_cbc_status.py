@@ -1,0 +1,121 @@
+"""Per-cell status callbacks: the CBC simulator reports over real HTTP to the running API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlmodel import select
+
+from channels.cbc.jobs import signed_headers
+from channels.simulators.cbc import CbcSimulator
+from channels.simulators.sms_http import serving
+from service.app import create_app
+from service.context import AppContext, open_context
+from service.db import transaction
+from service.delivery.models import CellStatus
+from service.settings import Settings
+from service.worker import running_worker
+from tests.dispatch.conftest import SIM_SECRET, channels_for, make_network
+from tests.dispatch.test_dispatch_e2e import FAR, NAIROBI_POLYGON, eventually
+from tests.service.capdocs import cap_alert
+from tests.service.conftest import Keys, make_keys
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+async def served(settings: Settings, redis_url: str) -> AsyncIterator[tuple[AppContext, str]]:
+    """The API on a real port, its context knowing that URL (callbacks are built from it)."""
+    app = create_app()
+    async with serving(app) as port:
+        url = f"http://127.0.0.1:{port}"
+        configured = settings.model_copy(update={"public_url": url})
+        async with open_context(configured, redis_url=redis_url) as ctx:
+            app.state.context = ctx
+            yield ctx, url
+
+
+async def _summary(client: httpx.AsyncClient, keys: Keys, alert_id: str) -> dict[str, Any]:
+    response = await client.get(f"/api/v1/alerts/{alert_id}/delivery", headers=keys.manager)
+    return dict(response.json())
+
+
+def _callback(
+    key: str, job: Any, cell: str, status: str, at: dt.datetime
+) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(
+        {
+            "key": key,
+            "message_identifier": job.message_identifier,
+            "serial_number": job.serial_number,
+            "statuses": [{"cell_id": cell, "status": status, "at": at.isoformat()}],
+        }
+    ).encode()
+    return body, signed_headers(SIM_SECRET, int(time.time()), body)
+
+
+async def test_cells_reported_by_the_cbc_are_tracked_and_stragglers_change_nothing(
+    served: tuple[AppContext, str], cbc_sim: CbcSimulator
+) -> None:
+    ctx, url = served
+    await make_network(ctx, "reporting", channels_for([cbc_sim.base_url], None))
+    keys = await make_keys(ctx, ["test@tocsin.dev"])
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client, running_worker(ctx):
+        posted = await client.post(
+            "/api/v1/alerts",
+            content=cap_alert("cs-1", expires=FAR, polygon=NAIROBI_POLYGON),
+            headers=keys.cap(),
+        )
+        assert posted.status_code == 201, posted.text
+        alert_id = posted.json()["id"]
+        (live,) = await eventually(lambda: list(cbc_sim.jobs.values()))
+        job = live.job
+        assert job.callback_url == f"{url}/api/v1/cbc/status/reporting/cbc1"
+        cells = len(job.cells)
+
+        async def all_broadcasting() -> dict[str, Any] | None:
+            summary = await _summary(client, keys, alert_id)
+            return summary if summary["cells"]["acknowledged"] == cells else None
+
+        summary = await eventually(all_broadcasting, timeout=30)
+        (dispatch,) = summary["dispatches"]
+        assert dispatch["state"] == "acknowledged"
+        async with transaction(ctx.readers) as session:
+            rows = (await session.exec(select(CellStatus))).all()
+        assert {r.status for r in rows} == {"broadcasting"}
+        assert len(rows) == cells
+
+        status_url = "/api/v1/cbc/status/reporting/cbc1"
+        first = job.cells[0]
+        old = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+        body, headers = _callback(job.key, job, first, "failed", old)
+        late = await client.post(status_url, content=body, headers=headers)
+        assert late.status_code == 200  # taken, but older than what the row has
+        assert (await _summary(client, keys, alert_id))["cells"]["failed"] == 0
+        now = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5)
+        body, headers = _callback(job.key, job, first, "failed", now)
+        assert (await client.post(status_url, content=body, headers=headers)).status_code == 200
+        again = await client.post(status_url, content=body, headers=headers)  # a duplicate
+        assert again.status_code == 200
+        cells_now = (await _summary(client, keys, alert_id))["cells"]
+        assert (cells_now["acknowledged"], cells_now["failed"]) == (cells - 1, 1)
+
+        forged = await client.post(
+            status_url, content=body, headers={**headers, "X-Tocsin-Signature": "sha256=00"}
+        )
+        assert forged.status_code == 401
+        assert forged.json()["type"] == "/problems/callback-unauthenticated"
+        unknown = await client.post(
+            "/api/v1/cbc/status/reporting/nope", content=body, headers=headers
+        )
+        assert unknown.status_code == 404
+        assert unknown.json()["type"] == "/problems/unknown-endpoint"
+        body, headers = _callback("not-ours", job, first, "failed", now)
+        ignored = await client.post(status_url, content=body, headers=headers)
+        assert ignored.json() == {"cells": 0, "dispatch": None}
