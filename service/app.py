@@ -13,6 +13,7 @@ from service.audit.api import router as audit_router
 from service.auth.all_clear_api import router as all_clear_router
 from service.context import AppContext, open_context
 from service.delivery.cbc_status_api import router as cbc_status_router
+from service.delivery.operator_jobs_api import router as operator_jobs_router
 from service.delivery.receipts_api import router as receipts_router
 from service.delivery.tracking_api import router as delivery_router
 from service.network.api import router as operators_router
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
     app.include_router(delivery_router)
     app.include_router(receipts_router)
     app.include_router(cbc_status_router)
+    app.include_router(operator_jobs_router)
     app.include_router(operations_router)
 
     @app.get("/healthz", tags=["operations"])
