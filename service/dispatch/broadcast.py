@@ -20,13 +20,13 @@ from service.alerts.states import AlertState
 from service.context import AppContext
 from service.db import transaction, utcnow
 from service.dispatch import events, repository
-from service.dispatch.content import compose_broadcast, load_cap
+from service.dispatch.content import compose_broadcast, load_cap, warning_area_of
 from service.dispatch.models import Action, Dispatch, DispatchState
 from service.dispatch.outcomes import MAX_ATTEMPTS, Failed, Outcome, RetryLater, Sent, backoff
 from service.dispatch.progress import after_success
 from service.dispatch.registry import ChannelRegistry, NamedCbc
 from service.dispatch.scheduling import schedule_dispatch
-from service.network.channels import ChannelsConfig
+from service.network.channels import CellBroadcastSettings, ChannelsConfig
 from service.network.models import Operator, Targeting
 
 log = logging.getLogger(__name__)
@@ -62,9 +62,7 @@ async def run_broadcast(
         )
     cbcs = _in_order(registry.cbcs(work.operator.id, work.operator.channels), work)
     try:
-        name, submission = await _talk(
-            ctx, work, cbcs, settings.repetition_period_s, settings.profile
-        )
+        name, submission = await _talk(ctx, work, cbcs, settings)
     except PermanentChannelError as exc:
         return await _finish_failed(ctx, dispatch_id, f"refused: {exc}")
     except TransientChannelError as exc:
@@ -118,7 +116,7 @@ def _in_order(cbcs: list[NamedCbc], work: _Work) -> list[NamedCbc]:
 
 
 async def _talk(
-    ctx: AppContext, work: _Work, cbcs: list[NamedCbc], repetition_s: int, profile: Any
+    ctx: AppContext, work: _Work, cbcs: list[NamedCbc], settings: CellBroadcastSettings
 ) -> tuple[str, Submission | None]:
     """Send to the first CBC that answers; a transient failure moves on to the next."""
     dispatch = work.dispatch
@@ -134,13 +132,16 @@ async def _talk(
             message = compose_broadcast(
                 cap,
                 dispatch.info_index or 0,
-                profile,
+                settings.profile,
                 message_code=dispatch.message_code or 0,
                 update_number=dispatch.update_number or 0,
             )
-            targets = BroadcastTargets(cells=work.cells)
+            area = warning_area_of(
+                cap.infos[dispatch.info_index or 0], settings.warning_area_budget_octets
+            )
+            targets = BroadcastTargets(cells=work.cells, warning_area=area)
             schedule = BroadcastSchedule(
-                repetition_period_s=repetition_s, expires_at=dispatch.expires_at
+                repetition_period_s=settings.repetition_period_s, expires_at=dispatch.expires_at
             )
             if (
                 dispatch.action == Action.REPLACE

@@ -7,6 +7,7 @@ exactly the bytes the first attempt built.
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -15,11 +16,13 @@ from channels.cbs.facts import AlertFacts
 from channels.cbs.message import CbsMessage, build_message
 from channels.cbs.profiles import CmasProfile, CustomProfile, EuAlertProfile
 from channels.cbs.serial import GeoScope, SerialNumber
-from channels.cbs.text import InfoText
+from channels.cbs.text import InfoText, additional_languages
+from channels.cbs.wac import WarningArea, encode_warning_area
 from service.alerts import repository as alerts
 from service.cap import CapAlert, CapInfo, validate_cap
 
 Profile = CmasProfile | EuAlertProfile | CustomProfile
+log = logging.getLogger(__name__)
 
 
 class AlertContentMissingError(LookupError):
@@ -73,6 +76,16 @@ def text_of(info: CapInfo) -> InfoText:
     )
 
 
+def is_additional_language(cap: CapAlert, info_index: int) -> bool:
+    """Whether info block `info_index` takes the additional-language identifier (ID + 13).
+
+    Not simply "any block after the first": a second block in the primary
+    language (two English infos for two areas) is still the primary language,
+    and phones that hide additional-language messages must show it.
+    """
+    return additional_languages([info.language for info in cap.infos])[info_index]
+
+
 def compose_broadcast(
     cap: CapAlert,
     info_index: int,
@@ -95,5 +108,23 @@ def compose_broadcast(
         text_of(info),
         profile,
         serial=serial,
-        additional_language=info_index > 0,
+        additional_language=is_additional_language(cap, info_index),
     )
+
+
+def warning_area_of(info: CapInfo, budget: int) -> bytes | None:
+    """The WAC octets of the info's polygons and circles, simplified outward to `budget`.
+
+    None when the areas are geocodes only (there is no shape to geofence on,
+    so phones show the warning anywhere in the targeted cells) or cannot be
+    coded; the broadcast goes out either way: the cells are the target.
+    """
+    polygons = tuple(tuple(ring) for area in info.areas for ring in area.polygons)
+    circles = tuple(circle for area in info.areas for circle in area.circles)
+    if not polygons and not circles:
+        return None
+    try:
+        return encode_warning_area(WarningArea(polygons, circles), budget=budget)
+    except ValueError as exc:
+        log.warning("no warning area coordinates: %s", exc)
+        return None
