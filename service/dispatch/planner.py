@@ -22,7 +22,7 @@ from service.alerts.states import DispatchClass
 from service.cap import CapAlert
 from service.db import utcnow
 from service.dispatch import events, repository
-from service.dispatch.content import facts_of
+from service.dispatch.content import facts_of, is_additional_language
 from service.dispatch.models import Action, Channel, Dispatch, DispatchState
 from service.dispatch.scheduling import schedule_dispatch
 from service.dispatch.sms_plan import plan_all_clear, plan_sms
@@ -166,7 +166,9 @@ async def _plan_language(
     info = cap.infos[index]
     try:
         classification = classify(
-            facts_of(cap, info), settings.profile, additional_language=index > 0
+            facts_of(cap, info),
+            settings.profile,
+            additional_language=is_additional_language(cap, index),
         )
     except NotBroadcastable as exc:
         events.record(
