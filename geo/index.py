@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +138,8 @@ class CellIndex:
     ``bounds[i]``, ``group[i]``/``reach[i]`` (nesting, see ``_nesting_groups``)
     and ``anchors[i]`` (a point of the coverage, x/y; NaN for multi-part
     coverage) all describe cell ``i``; ``tree`` indexes ``coverage``.
+    ``multi_part[i]`` and ``group_anchors[g]`` (the anchor every single-part
+    member of group ``g`` shares; None if they do not) are derived from those.
     """
 
     version: str
@@ -151,6 +153,21 @@ class CellIndex:
     dominant: npt.NDArray[np.bool_]
     groups: int
     tree: shapely.STRtree
+    multi_part: npt.NDArray[np.bool_] = field(init=False, repr=False)
+    group_anchors: npt.NDArray[np.float64] | None = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Every single-part member of a nesting group has the same anchor (the
+        # site), so "inside or outside the target" is decided once per group.
+        multi_part = np.isnan(self.anchors[:, 0])
+        single = ~multi_part
+        group_anchors: npt.NDArray[np.float64] | None = np.full((self.groups, 2), np.nan)
+        assert group_anchors is not None
+        group_anchors[self.group[single]] = self.anchors[single]
+        if not np.array_equal(group_anchors[self.group[single]], self.anchors[single]):
+            group_anchors = None  # not one anchor per group: test cell by cell
+        object.__setattr__(self, "multi_part", multi_part)
+        object.__setattr__(self, "group_anchors", group_anchors)
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -1,12 +1,20 @@
 """Area metrics of a selection: the expensive part of every resolution.
 
-Everything here is in equal-area metres. The cost is the union of the
-selected coverage; the differences against the target afterwards are cheap
-because the union of overlapping sectors is far simpler than its inputs.
+Everything here is in equal-area metres. The cost is overlaying coverage
+polygons, so as few of them as possible are ever overlaid: cells wholly
+inside the target cannot overshoot it, so only the cells crossing its
+boundary are merged into a union (for overshoot and beyond-161 m); the
+under-alert is what is left of the target once that union and then the inside
+cells, largest first, are taken away (``remainder``), and a well-covered
+target is used up long before a dense city's thousands of small cells are
+reached. The covered area follows: target - under-alert + overshoot.
 
-Tried and dropped: cutting the work into a grid of tiles run on threads. With
-the pruned union below, a single pass is faster than two threads over clipped
-tiles (clipping fragments polygons, and pruning works best over everything).
+Tried and dropped: cutting the work into a grid of tiles run on threads (a
+single pass is faster than two threads over clipped tiles); running the tree
+queries on a second thread (slower: they hold the GIL); per-piece differences
+or cells clipped to the leftover slivers' boxes instead of one union per
+batch (no faster); ``disjoint_subset_union_all`` and a plain ``union_all``
+for the edge cells (slower than ``pruned_union``).
 """
 
 from __future__ import annotations

@@ -205,11 +205,22 @@ def _hits(index: CellIndex, target: Any) -> tuple[npt.NDArray[np.intp], npt.NDAr
     edge = np.zeros(len(index), dtype=bool)  # calloc: pages are only touched where set
     edge[boundary] = True
     rest = candidates[~edge[candidates]]
-    anchors = index.anchors[rest]
-    single = ~np.isnan(anchors[:, 0])
     shapely.prepare(target)
-    inside = rest[single][shapely.intersects_xy(target, anchors[single, 0], anchors[single, 1])]
-    multi = rest[~single]
+    multi_part = index.multi_part[rest]
+    single = rest[~multi_part]
+    if index.group_anchors is None:
+        anchors = index.anchors[single]
+        inside = single[shapely.intersects_xy(target, anchors[:, 0], anchors[:, 1])]
+    else:  # one test per nesting group: a third of the point-in-polygon tests
+        group = index.group[single]
+        seen = np.zeros(index.groups, dtype=bool)
+        seen[group] = True
+        tested = np.flatnonzero(seen)
+        anchors = index.group_anchors[tested]
+        within = np.zeros(index.groups, dtype=bool)
+        within[tested] = shapely.intersects_xy(target, anchors[:, 0], anchors[:, 1])
+        inside = single[within[group]]
+    multi = rest[multi_part]
     multi = multi[shapely.intersects(target, index.coverage[multi])]
     edge[multi] = True
     hits = np.sort(np.concatenate((boundary, multi, inside)))
