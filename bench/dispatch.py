@@ -1,8 +1,9 @@
 """Dispatch benchmark: accept->CBC, Cancel->kill, an SMS fan-out and receipt ingest, end to end.
 
-One process serves the API (uvicorn), the CBC simulator and the HTTP SMS
-simulator (unthrottled, delivery reports to the API's receipt endpoint);
-two `tocsin worker` processes do the work, on one database and one Redis.
+The API runs as `tocsin serve --no-worker`, two `tocsin worker` processes
+do the work, on one database and one Redis; the bench process runs the CBC
+simulator and the HTTP SMS simulator (unthrottled, delivery reports to the
+API's receipt endpoint) and measures.
 
     .venv/bin/python bench/dispatch.py [--quick] [--database-url URL] [--redis-url URL]
 
@@ -35,7 +36,6 @@ for _name in [n for n in sys.modules if n == "geo" or n.startswith("geo.")]:
 
 import httpx  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
-import uvicorn  # noqa: E402
 from sqlalchemy import func, insert  # noqa: E402
 from sqlmodel import col, select  # noqa: E402
 
@@ -46,7 +46,6 @@ from channels.sms import HttpJsonConfig  # noqa: E402
 from geo import CellImport, synthesize_table  # noqa: E402
 from service import migrations  # noqa: E402
 from service.alerts.models import Alert  # noqa: E402
-from service.app import create_app  # noqa: E402
 from service.auth import service as auth  # noqa: E402
 from service.auth.models import Role  # noqa: E402
 from service.context import AppContext, open_context  # noqa: E402
@@ -185,6 +184,14 @@ async def first_submit_ms(ctx: AppContext, alert_id: str, action: str) -> float 
     return (first - alert.received_at).total_seconds() * 1000
 
 
+async def api_up(api: str) -> bool | None:
+    try:
+        async with httpx.AsyncClient() as client:
+            return True if (await client.get(f"{api}/healthz")).status_code == 200 else None
+    except httpx.TransportError:
+        return None
+
+
 async def wait_for(check: Any, timeout: float) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -205,6 +212,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     migrations.upgrade(database_url)
     workers: list[subprocess.Popen[bytes]] = []
+    processes: list[subprocess.Popen[bytes]] = []  # the API
     cells, alerts, recipients = (100_000, 40, 20_000) if args.quick else (1_000_000, 200, 1_000_000)
     try:
         async with (
@@ -216,10 +224,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             ),
         ):
             port = free_port()
-            server = uvicorn.Server(
-                uvicorn.Config(create_app(context=ctx), port=port, log_level="warning")
-            )
-            serving = asyncio.create_task(server.serve())
             api = f"http://127.0.0.1:{port}"
             t0 = time.perf_counter()
             cell_ids = await setup_network(ctx, cells, cbc.base_url, sms_url, api)
@@ -239,6 +243,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "TOCSIN_LOG_LEVEL": "WARNING",
                 "TOCSIN_PUBLIC_URL": api,  # the CBC simulator's per-cell callbacks come here
             }
+            # The API in its own process, as deployed (`tocsin serve --no-worker`).
+            processes.append(
+                subprocess.Popen(
+                    [TOCSIN, "serve", "--no-worker", "--port", str(port)],
+                    env=env,
+                    stderr=(data / "api.log").open("wb"),
+                )
+            )
             for n in range(2):
                 workers.append(
                     subprocess.Popen(
@@ -247,8 +259,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         stderr=(data / f"worker{n}.log").open("wb"),
                     )
                 )
-            while not server.started:
-                await asyncio.sleep(0.05)
+            await wait_for(lambda: api_up(api), 120)
             headers = {
                 "Authorization": f"Bearer {key.plaintext}",
                 "Content-Type": "application/cap+xml",
@@ -266,12 +277,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 fanout = await fan_out(ctx, client, cell_ids, recipients, workers, redis_url)
                 print(f"fan-out {fanout}", flush=True)
                 receipts = await receipt_rate(ctx, sms_sim, recipients)
-            server.should_exit = True
-            await serving
     finally:
-        for worker in workers:
-            worker.terminate()
-            worker.wait(timeout=20)
+        for process in [*workers, *processes]:
+            process.terminate()
+            process.wait(timeout=20)
         if redis_server is not None:
             redis_server.stop()
     return {
