@@ -95,6 +95,9 @@ class CbcCapabilities:
     warning_area_coordinates: bool = True
     etws_with_text: bool = True
     status_callbacks: bool = True
+    # osmo-cbc keys messages by identifier alone: a second live message with the
+    # same identifier is refused (409), and a Kill by identifier stops either.
+    one_message_per_identifier: bool = False
 
 
 class CellBroadcastCenter(Protocol):

@@ -73,6 +73,7 @@ class EcbeCbc:
         warning_area_coordinates=False,
         etws_with_text=False,
         status_callbacks=False,
+        one_message_per_identifier=True,
     )
 
     def __init__(self, config: EcbeConfig, client: httpx.AsyncClient) -> None:

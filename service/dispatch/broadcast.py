@@ -13,13 +13,15 @@ import dataclasses
 import logging
 from typing import Any
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from channels.cbc.base import BroadcastSchedule, BroadcastTargets, Submission
 from channels.errors import PermanentChannelError, TransientChannelError
 from service.alerts.models import Alert
 from service.alerts.states import AlertState
 from service.context import AppContext
 from service.db import transaction, utcnow
-from service.dispatch import events, repository
+from service.dispatch import events, occupancy, repository
 from service.dispatch.content import compose_broadcast, load_cap, warning_area_of
 from service.dispatch.models import Action, Dispatch, DispatchState
 from service.dispatch.outcomes import MAX_ATTEMPTS, Failed, Outcome, RetryLater, Sent, backoff
@@ -45,15 +47,16 @@ class _Work:
     alert: Alert
     previous: Dispatch | None
     cells: tuple[str, ...]
+    avoid: frozenset[str] = frozenset()  # CBCs where the identifier is taken (occupancy)
 
 
 async def run_broadcast(
     ctx: AppContext, registry: ChannelRegistry, dispatch_id: str, attempt: int
 ) -> Outcome:
     """Carry out attempt `attempt` of a broadcast, replace or kill."""
-    work = await _claim(ctx, dispatch_id, attempt)
-    if work is None:
-        return Sent()
+    work = await _claim(ctx, registry, dispatch_id, attempt)
+    if not isinstance(work, _Work):
+        return work
     config = ChannelsConfig.model_validate(work.operator.channels)
     settings = config.cell_broadcast
     if settings is None:
@@ -70,7 +73,10 @@ async def run_broadcast(
     return await _record_success(ctx, registry, dispatch_id, name, submission)
 
 
-async def _claim(ctx: AppContext, dispatch_id: str, attempt: int) -> _Work | None:
+async def _claim(
+    ctx: AppContext, registry: ChannelRegistry, dispatch_id: str, attempt: int
+) -> _Work | Outcome:
+    """Count the attempt and gather what the network call needs, or say why not to make it."""
     async with transaction(ctx.sessions) as session:
         dispatch = await repository.get_for_update(session, dispatch_id)
         if (
@@ -78,9 +84,10 @@ async def _claim(ctx: AppContext, dispatch_id: str, attempt: int) -> _Work | Non
             or dispatch.state != DispatchState.QUEUED
             or dispatch.attempts >= attempt
         ):
-            return None  # done, cancelled, or a stale duplicate of an earlier attempt
+            return Sent()  # done, cancelled, or a stale duplicate of an earlier attempt
         alert = await session.get(Alert, dispatch.alert_id)
-        operator = await session.get(Operator, dispatch.operator_id)
+        # Locked: two broadcasts of one operator check identifier occupancy one at a time.
+        operator = await repository.lock_operator(session, dispatch.operator_id)
         assert alert is not None  # foreign keys
         assert operator is not None
         if dispatch.action != Action.KILL and AlertState(alert.state) in _STOPPED_ALERTS:
@@ -93,15 +100,58 @@ async def _claim(ctx: AppContext, dispatch_id: str, attempt: int) -> _Work | Non
                 dispatch=dispatch,
                 reason=f"alert is {alert.state}",
             )
-            return None
+            return Sent()
+        cbcs = registry.cbcs(operator.id, operator.channels) if operator.channels else []
+        verdict = await occupancy.check(session, dispatch, cbcs, utcnow())
+        if isinstance(verdict, occupancy.Wait):
+            return _wait(session, dispatch, verdict)
         dispatch.attempts = attempt
+        if isinstance(verdict, occupancy.Refuse):
+            return await _conflict(session, dispatch, verdict)
+        if dispatch.action != Action.KILL:
+            dispatch.heartbeat_at = utcnow()  # being sent: holds its identifier (occupancy)
         session.add(dispatch)
         previous = (
             None if dispatch.replaces is None else await session.get(Dispatch, dispatch.replaces)
         )
         targeting = await _targeting(session, dispatch)
         cells = () if targeting is None else tuple(targeting.cells)
-        return _Work(dispatch, operator, alert, previous, cells)
+        return _Work(dispatch, operator, alert, previous, cells, verdict.avoid)
+
+
+def _wait(session: AsyncSession, dispatch: Dispatch, verdict: occupancy.Wait) -> Outcome:
+    """Look again shortly, without spending an attempt: nothing was tried."""
+    if dispatch.last_error != verdict.reason:  # one event per wait, not one per look
+        events.record(
+            session,
+            "dispatch.waiting",
+            alert_id=dispatch.alert_id,
+            dispatch=dispatch,
+            reason=verdict.reason,
+            holder=verdict.holder.id,
+        )
+        dispatch.last_error = verdict.reason
+    tag = "wait" + utcnow().strftime("%H%M%S%f")
+    job_id = schedule_dispatch(
+        session, dispatch, defer_until=utcnow() + occupancy.WAIT, resend_tag=tag
+    )
+    return RetryLater(job_id, occupancy.WAIT)
+
+
+async def _conflict(
+    session: AsyncSession, dispatch: Dispatch, verdict: occupancy.Refuse
+) -> Outcome:
+    events.record(
+        session,
+        "dispatch.identifier-conflict",
+        alert_id=dispatch.alert_id,
+        dispatch=dispatch,
+        message_identifier=dispatch.message_identifier,
+        holder=verdict.holder.id,
+        holder_alert=verdict.holder.alert_id,
+    )
+    await _fail(session, dispatch, verdict.reason)
+    return Failed(verdict.reason)
 
 
 async def _targeting(session: Any, dispatch: Dispatch) -> Targeting | None:
@@ -112,7 +162,8 @@ async def _targeting(session: Any, dispatch: Dispatch) -> Targeting | None:
 def _in_order(cbcs: list[NamedCbc], work: _Work) -> list[NamedCbc]:
     """The CBC holding the broadcast (replace, kill) or the last good one first, then the rest."""
     first = work.previous.endpoint if work.previous is not None else work.operator.last_good_cbc
-    return sorted(cbcs, key=lambda cbc: cbc.name != first)
+    usable = [cbc for cbc in cbcs if cbc.name not in work.avoid]
+    return sorted(usable, key=lambda cbc: cbc.name != first)
 
 
 async def _talk(
@@ -189,6 +240,7 @@ async def _record_success(
         cancelled_meanwhile = dispatch.state == DispatchState.CANCELLED
         dispatch.endpoint = cbc
         dispatch.submitted_at = utcnow()
+        dispatch.heartbeat_at = None
         if submission is not None:
             dispatch.result = _jsonable(submission)
         if dispatch.action == Action.KILL:
@@ -240,6 +292,7 @@ async def _retry_or_fail(
         dispatch = await repository.get_for_update(session, dispatch_id)
         assert dispatch is not None
         dispatch.last_error = error
+        dispatch.heartbeat_at = None
         events.record(
             session,
             "dispatch.retrying",
@@ -257,15 +310,20 @@ async def _finish_failed(ctx: AppContext, dispatch_id: str, reason: str) -> Outc
     async with transaction(ctx.sessions) as session:
         dispatch = await repository.get_for_update(session, dispatch_id)
         assert dispatch is not None
-        dispatch.state = DispatchState.FAILED
-        dispatch.last_error = reason
-        dispatch.finished_at = utcnow()
-        session.add(dispatch)
-        events.record(
-            session, "dispatch.failed", alert_id=dispatch.alert_id, dispatch=dispatch, reason=reason
-        )
-        await after_success(session, dispatch)
+        await _fail(session, dispatch, reason)
     return Failed(reason)
+
+
+async def _fail(session: AsyncSession, dispatch: Dispatch, reason: str) -> None:
+    dispatch.state = DispatchState.FAILED
+    dispatch.last_error = reason
+    dispatch.finished_at = utcnow()
+    dispatch.heartbeat_at = None
+    session.add(dispatch)
+    events.record(
+        session, "dispatch.failed", alert_id=dispatch.alert_id, dispatch=dispatch, reason=reason
+    )
+    await after_success(session, dispatch)
 
 
 def _jsonable(submission: Submission) -> dict[str, Any]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection, Sequence
 
 from sqlalchemy import func, update
-from sqlmodel import col, select
+from sqlmodel import and_, col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.alerts.models import Alert
@@ -159,3 +160,34 @@ async def cancel_queued_sms(session: AsyncSession, dispatch_id: str) -> None:
         )
         .values(state=SmsState.CANCELLED.value, final_at=utcnow())
     )
+
+
+async def identifier_holders(
+    session: AsyncSession, dispatch: Dispatch, *, in_flight_since: dt.datetime
+) -> list[Dispatch]:
+    """Other broadcasts of the operator with `dispatch`'s identifier, live or being sent now.
+
+    The broadcast `dispatch` replaces is not one: replacing it is the point.
+    "Being sent" is a claimed attempt whose heartbeat is newer than `in_flight_since`.
+    """
+    query = select(Dispatch).where(
+        Dispatch.operator_id == dispatch.operator_id,
+        Dispatch.channel == Channel.CELL_BROADCAST,
+        Dispatch.action != Action.KILL,
+        Dispatch.message_identifier == dispatch.message_identifier,
+        col(Dispatch.id).not_in([dispatch.id, dispatch.replaces or dispatch.id]),
+        or_(
+            col(Dispatch.live).is_(True),
+            and_(
+                Dispatch.state == DispatchState.QUEUED.value,
+                col(Dispatch.heartbeat_at) >= in_flight_since,
+            ),
+        ),
+    )
+    return list((await session.exec(query.order_by(col(Dispatch.planned_at)))).all())
+
+
+async def lock_operator(session: AsyncSession, operator_id: str) -> Operator | None:
+    """The operator row, locked until the transaction ends (SQLite writers queue anyway)."""
+    query = select(Operator).where(Operator.id == operator_id).with_for_update()
+    return (await session.exec(query)).first()
