@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.alerts.lifecycle import change_state
@@ -18,7 +19,15 @@ async def after_success(session: AsyncSession, dispatch: Dispatch) -> list[str]:
 
     Returns follow-up job ids to relay (none today; kept so callers need not change).
     """
-    alert = await session.get(Alert, dispatch.alert_id)
+    # Locked: two dispatches of one alert finishing at once (on PostgreSQL, on two
+    # operators) would each count the other as still open, and neither would move it on.
+    query = (
+        select(Alert)
+        .where(Alert.id == dispatch.alert_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    alert = (await session.exec(query)).first()
     if alert is None or alert.state != AlertState.DISPATCHING:
         return []
     if await repository.count_open(session, alert.id) > 0:
