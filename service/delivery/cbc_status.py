@@ -65,11 +65,34 @@ async def ingest_status(
         detail = f"not a status report: {exc.errors()[0]['msg']}"
         raise StatusRefused(422, "invalid-request", "Invalid status report", detail) from None
     async with transaction(ctx.sessions) as session:
-        dispatch = await repository.get_for_update(session, report.key.split("-", 1)[0])
-        if dispatch is None or dispatch.operator_id != operator_id:
+        first = await repository.get(session, report.key.split("-", 1)[0])
+        if first is None or first.operator_id != operator_id:
             return StatusSummary(0, None)
+        # Only the dispatch reported on is locked: a replace being recorded holds
+        # its own row and then its predecessor's, and this must not hold them the other way.
+        dispatch = await repository.get_for_update(
+            session, await _about(session, first, report.serial_number)
+        )
+        assert dispatch is not None  # dispatches are never deleted
         await _store(session, dispatch, report)
     return StatusSummary(len(report.statuses), dispatch.id)
+
+
+async def _about(session: AsyncSession, first: Dispatch, serial_number: int) -> str:
+    """The id of the dispatch whose content the report is about.
+
+    A Write-Replace keeps the job key of the broadcast it replaces, so the key
+    names the chain's first broadcast; the serial number (message code and
+    update number) picks the replacement it reports on. A late report on the
+    old content stays with the old dispatch.
+    """
+    code, update = (serial_number >> 4) & 0x3FF, serial_number & 0xF
+    current: Dispatch | None = first
+    while current is not None:
+        if (current.message_code, current.update_number) == (code, update):
+            return current.id
+        current = await repository.replacement_of(session, current.id)
+    return first.id
 
 
 async def _endpoint_secret(ctx: AppContext, operator_id: str, endpoint: str) -> str:

@@ -15,6 +15,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from channels.cbc import EcbeCbc, GenericHttpCbc
 from service.alerts.models import Alert
 from service.delivery.models import CellStatus, SmsMessage, SmsState
 from service.dispatch.models import Channel, Dispatch, DispatchEvent
@@ -92,6 +93,9 @@ async def delivery_summary(session: AsyncSession, alert: Alert) -> dict[str, Any
     }
 
 
+_CALLBACKS = {cbc.kind: cbc.capabilities.status_callbacks for cbc in (EcbeCbc, GenericHttpCbc)}
+
+
 def _cells_of(dispatch: Dispatch) -> int:
     return int(dispatch.payload.get("cells", 0)) if dispatch.payload else 0
 
@@ -100,7 +104,9 @@ async def _cells_reported(session: AsyncSession, broadcasts: Sequence[Dispatch])
     """Cells acknowledged (taken or broadcasting) and failed, per the CBCs' per-cell reports.
 
     A CBC that reports no cell states (osmo-cbc) acknowledges a job as a
-    whole: its accepted broadcasts count all their cells as acknowledged.
+    whole: its accepted broadcasts count all their cells as acknowledged. One
+    that does report (the JSON API) counts only the cells it reported: until
+    its first callback, none.
     """
     submitted = [d for d in broadcasts if d.submitted_at is not None]
     ids = [d.id for d in submitted]
@@ -117,11 +123,16 @@ async def _cells_reported(session: AsyncSession, broadcasts: Sequence[Dispatch])
     for dispatch in submitted:
         states = reported.get(dispatch.id)
         if states is None:
-            acknowledged += _cells_of(dispatch)
+            acknowledged += 0 if _reports_cells(dispatch) else _cells_of(dispatch)
             continue
         acknowledged += states["acknowledged"] + states["broadcasting"]
         failed += states["failed"]
     return {"acknowledged": acknowledged, "failed": failed}
+
+
+def _reports_cells(dispatch: Dispatch) -> bool:
+    """Whether the CBC that took the broadcast sends per-cell status (its kind is in `result`)."""
+    return _CALLBACKS.get(str(dispatch.result.get("cbc")), False)
 
 
 async def _sms(session: AsyncSession, alert_id: str) -> tuple[dict[str, int], list[float]]:

@@ -28,8 +28,17 @@ async def get(session: AsyncSession, dispatch_id: str) -> Dispatch | None:
 
 
 async def get_for_update(session: AsyncSession, dispatch_id: str) -> Dispatch | None:
-    """The dispatch, locked on PostgreSQL until the transaction ends (jobs race retries)."""
-    query = select(Dispatch).where(Dispatch.id == dispatch_id).with_for_update()
+    """The dispatch, locked on PostgreSQL until the transaction ends (jobs race retries).
+
+    Read afresh even if the session holds it already: what was read before the
+    lock may have changed before the lock was granted.
+    """
+    query = (
+        select(Dispatch)
+        .where(Dispatch.id == dispatch_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     return (await session.exec(query)).first()
 
 
@@ -191,3 +200,11 @@ async def lock_operator(session: AsyncSession, operator_id: str) -> Operator | N
     """The operator row, locked until the transaction ends (SQLite writers queue anyway)."""
     query = select(Operator).where(Operator.id == operator_id).with_for_update()
     return (await session.exec(query)).first()
+
+
+async def replacement_of(session: AsyncSession, dispatch_id: str) -> Dispatch | None:
+    """The Write-Replace that took over broadcast `dispatch_id`, if any (not locked)."""
+    query = select(Dispatch).where(
+        Dispatch.replaces == dispatch_id, Dispatch.action == Action.REPLACE
+    )
+    return (await session.exec(query.order_by(col(Dispatch.planned_at)))).first()

@@ -23,7 +23,7 @@ from service.settings import Settings
 from service.worker import running_worker
 from tests.dispatch.conftest import SIM_SECRET, channels_for, make_network
 from tests.dispatch.test_dispatch_e2e import FAR, NAIROBI_POLYGON, eventually
-from tests.service.capdocs import cap_alert
+from tests.service.capdocs import cap_alert, reference_to
 from tests.service.conftest import Keys, make_keys
 
 pytestmark = pytest.mark.timeout(120)
@@ -44,6 +44,22 @@ async def served(settings: Settings, redis_url: str) -> AsyncIterator[tuple[AppC
 async def _summary(client: httpx.AsyncClient, keys: Keys, alert_id: str) -> dict[str, Any]:
     response = await client.get(f"/api/v1/alerts/{alert_id}/delivery", headers=keys.manager)
     return dict(response.json())
+
+
+async def _rows_in(ctx: AppContext, state: str) -> list[CellStatus] | None:
+    async with transaction(ctx.readers) as session:
+        rows = list((await session.exec(select(CellStatus))).all())
+    return rows if rows and {r.status for r in rows} == {state} else None
+
+
+async def _all_taken(
+    client: httpx.AsyncClient, keys: Keys, alert_id: str, cells: int
+) -> dict[str, Any] | None:
+    """The summary once every cell reported and the broadcast's own record says so too."""
+    summary = await _summary(client, keys, alert_id)
+    states = {d["state"] for d in summary["dispatches"] if d["action"] != "kill"}
+    taken = summary["cells"]["acknowledged"] == cells and states == {"acknowledged"}
+    return summary if taken else None
 
 
 def _callback(
@@ -79,16 +95,10 @@ async def test_cells_reported_by_the_cbc_are_tracked_and_stragglers_change_nothi
         assert job.callback_url == f"{url}/api/v1/cbc/status/reporting/cbc1"
         cells = len(job.cells)
 
-        async def all_broadcasting() -> dict[str, Any] | None:
-            summary = await _summary(client, keys, alert_id)
-            return summary if summary["cells"]["acknowledged"] == cells else None
-
-        summary = await eventually(all_broadcasting, timeout=30)
+        summary = await eventually(lambda: _all_taken(client, keys, alert_id, cells), timeout=30)
         (dispatch,) = summary["dispatches"]
         assert dispatch["state"] == "acknowledged"
-        async with transaction(ctx.readers) as session:
-            rows = (await session.exec(select(CellStatus))).all()
-        assert {r.status for r in rows} == {"broadcasting"}
+        rows = await eventually(lambda: _rows_in(ctx, "broadcasting"))  # after "acknowledged"
         assert len(rows) == cells
 
         status_url = "/api/v1/cbc/status/reporting/cbc1"
@@ -119,3 +129,46 @@ async def test_cells_reported_by_the_cbc_are_tracked_and_stragglers_change_nothi
         body, headers = _callback("not-ours", job, first, "failed", now)
         ignored = await client.post(status_url, content=body, headers=headers)
         assert ignored.json() == {"cells": 0, "dispatch": None}
+
+
+async def test_reports_after_a_write_replace_belong_to_the_update(
+    served: tuple[AppContext, str], cbc_sim: CbcSimulator
+) -> None:
+    """The replaced job keeps its key; the serial number tells which content a report is on."""
+    ctx, url = served
+    await make_network(ctx, "replacing", channels_for([cbc_sim.base_url], None))
+    keys = await make_keys(ctx, ["test@tocsin.dev"])
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client, running_worker(ctx):
+        first = await client.post(
+            "/api/v1/alerts",
+            content=cap_alert("cs-r1", expires=FAR, polygon=NAIROBI_POLYGON),
+            headers=keys.cap(),
+        )
+        (live,) = await eventually(lambda: list(cbc_sim.jobs.values()))
+        cells = len(live.job.cells)
+        await eventually(lambda: _all_taken(client, keys, first.json()["id"], cells), timeout=30)
+        update = await client.post(
+            "/api/v1/alerts",
+            content=cap_alert(
+                "cs-r2",
+                msg_type="Update",
+                sent="2026-11-22T10:05:00+00:00",
+                references=reference_to("cs-r1"),
+                headline="Flood warning extended",
+                expires=FAR,
+                polygon=NAIROBI_POLYGON,
+            ),
+            headers=keys.cap(),
+        )
+        assert update.status_code == 201, update.text
+        summary = await eventually(
+            lambda: _all_taken(client, keys, update.json()["id"], cells), timeout=30
+        )
+    (replace,) = summary["dispatches"]
+    assert replace["action"] == "replace"
+    (job,) = cbc_sim.jobs.values()
+    assert job.job.key == live.job.key  # one job on the CBC, replaced in place
+    async with transaction(ctx.readers) as session:
+        rows = (await session.exec(select(CellStatus))).all()
+    by_dispatch = {r.dispatch_id for r in rows}
+    assert by_dispatch == {live.job.key, replace["id"]}  # the first broadcast's key is its id
