@@ -183,10 +183,17 @@ def _largest_per_group(index: CellIndex, rows: npt.NDArray[np.intp]) -> npt.NDAr
     in ``rows`` (possible under ``min_overlap``) the group's members are all
     kept: slower, never wrong. Linear time, no sort.
     """
+    return rows[_largest_mask(index, rows)]
+
+
+def _largest_mask(index: CellIndex, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
+    """Which of ``rows`` ``_largest_per_group`` keeps."""
     dominant = index.dominant[rows]
+    group = index.group[rows]
     present = np.zeros(index.groups, dtype=bool)
-    present[index.group[rows[dominant]]] = True
-    return rows[dominant | ~present[index.group[rows]]]
+    present[group[dominant]] = True
+    keep: npt.NDArray[np.bool_] = dominant | ~present[group]
+    return keep
 
 
 def _hits(index: CellIndex, target: Any) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
@@ -267,11 +274,15 @@ def resolve(
         raise UntargetableAreaError(area.untargetable or ("(no area)",))
     target = area.equal_area
     selected, hits, on_edge = _select(index, target, policy)
-    reps = _largest_per_group(index, selected)
+    if isinstance(policy, Intersects):  # selected is hits: flags come along
+        keep = _largest_mask(index, selected)
+        reps, edge = selected[keep], on_edge[keep]
+    else:
+        reps = _largest_per_group(index, selected)
+        edge = on_edge[np.searchsorted(hits, reps)]  # reps come from hits, which is sorted
     extra = reps[:0]
     if not isinstance(policy, Intersects):
         extra = np.setdiff1d(_largest_per_group(index, hits), reps, assume_unique=True)
-    edge = on_edge[np.searchsorted(hits, reps)]  # reps come from hits, which is sorted
     inside = reps[~edge]
     edge_reps = reps[edge]
     areas = measure(
@@ -299,7 +310,7 @@ def resolve(
     )
     covered = normalize(from_equal_area(areas.union)) if with_geometry else None
     return ResolutionResult(
-        cells=tuple(index.ids[selected].tolist()),
+        cells=tuple(index.ids[selected]),  # an object array: the str objects themselves
         policy=policy.describe(),
         metrics=metrics,
         index_version=index.version,
