@@ -130,10 +130,27 @@ async def message_code(
 
 
 async def live_codes(session: AsyncSession, operator_id: str) -> tuple[set[int], int | None]:
-    """The operator's codes still live, and the code allocated last (for rotation)."""
+    """The operator's codes in use, and the code allocated last (for rotation).
+
+    In use: live in the code table, or held by a broadcast that is on air or
+    about to be. The table keeps one code per (chain, identifier), and two
+    same-language info blocks of one alert share both, so the broadcasts
+    themselves are asked too.
+    """
     query = select(MessageCode.code, MessageCode.live).where(MessageCode.operator_id == operator_id)
     rows = (await session.exec(query.order_by(col(MessageCode.allocated_at)))).all()
     live = {code for code, is_live in rows if is_live}
+    held = select(Dispatch.message_code).where(
+        Dispatch.operator_id == operator_id,
+        Dispatch.channel == Channel.CELL_BROADCAST,
+        Dispatch.action != Action.KILL,
+        col(Dispatch.message_code).is_not(None),
+        or_(
+            col(Dispatch.live).is_(True),
+            col(Dispatch.state).in_([s.value for s in OPEN_STATES]),
+        ),
+    )
+    live |= {code for code in (await session.exec(held)).all() if code is not None}
     return live, (rows[-1][0] if rows else None)
 
 

@@ -8,6 +8,7 @@ from sqlmodel import col, select
 from channels.cbs.profiles import EuAlertProfile
 from service.context import AppContext
 from service.db import transaction
+from service.dispatch import repository
 from service.dispatch.content import compose_broadcast, load_cap
 from service.dispatch.models import Channel, Dispatch
 from service.dispatch.service import process_alert
@@ -75,6 +76,9 @@ async def test_two_infos_in_the_primary_language_both_keep_the_base_identifier(
     ]
     # Same identifier, so the codes must differ: phones drop a repeated (identifier, serial).
     assert planned[0].message_code != planned[1].message_code
+    async with transaction(app_context.readers) as session:
+        in_use, _last = await repository.live_codes(session, "langs")
+    assert {d.message_code for d in planned} <= in_use  # the first block's code stays protected
     for dispatch in planned:  # the worker composes the same identifier the planner chose
         message = compose_broadcast(
             cap,
