@@ -64,6 +64,11 @@ PROBLEM_TYPES: dict[str, str] = {
     "timestamp is too old) for the named gateway. Nothing is stored.",
     "receipts-busy": "Too many delivery reports are waiting to be written, or the service is "
     "stopping; retry after `Retry-After` seconds.",
+    "callback-unauthenticated": "A CBC's per-cell status callback without a valid signature "
+    "(X-Tocsin-Timestamp, X-Tocsin-Signature) by the endpoint's secret, or with a stale "
+    "timestamp. Nothing is stored.",
+    "unknown-endpoint": "The status callback URL names an operator or JSON CBC endpoint that "
+    "is not configured.",
     "internal-error": "An unexpected error; quote the correlation id when reporting it.",
 }
 

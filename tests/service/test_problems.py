@@ -14,7 +14,7 @@ def raised_kinds() -> set[str]:
     kinds = set()
     for source in SERVICE.rglob("*.py"):
         text = source.read_text()
-        kinds |= set(re.findall(r'Problem\(\s*\d+,\s*"([a-z-]+)"', text))
+        kinds |= set(re.findall(r'(?:Problem|Refused)\(\s*\d+,\s*"([a-z-]+)"', text))
         kinds |= set(re.findall(r'kind(?:, status, title)? = "([a-z-]+)"', text))
         kinds |= set(re.findall(r'\("([a-z-]+)", 4\d\d\)', text))
     return kinds
