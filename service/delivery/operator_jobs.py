@@ -1,9 +1,13 @@
 """An operator's own jobs, for operators who pull rather than take pushed jobs.
 
-Each job is a dispatch of the operator's: cell broadcasts carry the exact
-pages Tocsin would push (built from the stored alert, as the worker does),
-with their cells a page away in the targeting API; SMS batches and location
-jobs carry their counts. An operator acknowledges a job once it has taken it.
+Each job is a cell broadcast or location-SMS dispatch of the operator's
+(SMS batches to subscribers are Tocsin's own sending, not the operator's
+jobs): cell broadcasts carry the exact pages Tocsin would push (built from the
+stored alert, as the worker does), location-SMS jobs their texts; the cells
+are a page away in the targeting API. An operator acknowledges a job once it
+has taken it; that is a receipt, not a way around the push, so a job
+acknowledged before it was pushed is still pushed (and a Cancel still finds
+the broadcast live and kills it).
 """
 
 from __future__ import annotations
@@ -17,14 +21,22 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from channels.cbs.facts import NotBroadcastable
+from service.alerts.models import Alert
 from service.db import utcnow
 from service.dispatch import events, repository
 from service.dispatch.content import compose_broadcast, load_cap
 from service.dispatch.models import Action, Channel, Dispatch, DispatchState
+from service.dispatch.sms_send import location_job
 from service.network.channels import ChannelsConfig
 from service.network.models import Operator
 
-_ACKNOWLEDGEABLE = {DispatchState.QUEUED, DispatchState.SUBMITTED, DispatchState.ACKNOWLEDGED}
+_ACKNOWLEDGEABLE = {
+    DispatchState.PLANNED,
+    DispatchState.QUEUED,
+    DispatchState.SUBMITTED,
+    DispatchState.ACKNOWLEDGED,
+}
+JOB_CHANNELS = (Channel.CELL_BROADCAST.value, Channel.OPERATOR_SMS.value)
 
 
 class JobRefused(Exception):
@@ -60,7 +72,9 @@ async def list_jobs(
     after: tuple[dt.datetime, str] | None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The operator's jobs, oldest first, `limit` at a time; and the cursor for the next page."""
-    query = select(Dispatch).where(Dispatch.operator_id == operator.id)
+    query = select(Dispatch).where(
+        Dispatch.operator_id == operator.id, col(Dispatch.channel).in_(JOB_CHANNELS)
+    )
     if state is not None:
         query = query.where(Dispatch.state == state)
     if after is not None:
@@ -97,8 +111,31 @@ async def _job_view(
     }
     if dispatch.channel == Channel.CELL_BROADCAST:
         view["broadcast"] = await _broadcast_content(session, operator, dispatch)
-        view["cells_url"] = f"/api/v1/alerts/{dispatch.alert_id}/targeting"
+    else:
+        view["location_sms"] = await _location_content(session, operator, dispatch)
+    view["cells_url"] = f"/api/v1/alerts/{dispatch.alert_id}/targeting"
     return view
+
+
+async def _location_content(
+    session: AsyncSession, operator: Operator, dispatch: Dispatch
+) -> dict[str, Any] | None:
+    """The location-SMS job as pushed (`sms_send.location_job`); its cells via `cells_url`."""
+    settings = ChannelsConfig.model_validate(operator.channels).sms
+    alert = await session.get(Alert, dispatch.alert_id)
+    targeting = (await repository.targetings(session, dispatch.alert_id)).get(operator.id)
+    if settings is None or alert is None or targeting is None:
+        return None  # the configuration changed since: nothing to rebuild it from
+    cap = await load_cap(session, dispatch.alert_id)
+    job = await location_job(session, dispatch, alert, cap, settings)
+    return {
+        "correlation_id": job.correlation_id,
+        "alert_ref": job.alert_ref,
+        "texts": dict(job.texts),
+        "default_language": job.default_language,
+        "expires_at": job.expires_at,
+        "cells": len(job.cells),
+    }
 
 
 async def _broadcast_content(
@@ -137,18 +174,27 @@ async def _broadcast_content(
 async def acknowledge(session: AsyncSession, operator_id: str, dispatch_id: str) -> Dispatch:
     """Mark the operator's job taken (again: a no-op).
 
+    A job not pushed yet keeps its state, so the push still happens and records
+    `acknowledged` itself; Tocsin's own view of the broadcast (live, killable)
+    must not depend on whether the operator also pulled it.
+
     Raises:
         JobRefused: not this operator's job (404), or already over (409).
     """
     dispatch = await repository.get_for_update(session, dispatch_id)
-    if dispatch is None or dispatch.operator_id != operator_id:
+    if (
+        dispatch is None
+        or dispatch.operator_id != operator_id
+        or dispatch.channel not in JOB_CHANNELS
+    ):
         raise JobRefused(404, "not-found", f"operator '{operator_id}' has no job '{dispatch_id}'")
     if dispatch.state not in _ACKNOWLEDGEABLE:
         detail = f"job '{dispatch_id}' is {dispatch.state}: there is nothing to acknowledge"
         raise JobRefused(409, "invalid-state", detail)
     if dispatch.acknowledged_at is None:
         dispatch.acknowledged_at = utcnow()
-        dispatch.state = DispatchState.ACKNOWLEDGED
+        if dispatch.state == DispatchState.SUBMITTED:
+            dispatch.state = DispatchState.ACKNOWLEDGED
         session.add(dispatch)
         events.record(
             session,

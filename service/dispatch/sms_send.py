@@ -122,16 +122,19 @@ async def _claim(
         assert settings is not None
         location = None
         if dispatch.channel == Channel.OPERATOR_SMS:
-            location = await _location_job(session, dispatch, alert, cap, settings)
+            location = await location_job(session, dispatch, alert, cap, settings)
         # An all-clear batch carries the agency's texts; a warning's come from its CAP.
         texts = dispatch.payload.get("texts") or _texts(cap, settings)
     return operator, dict(texts), location
 
 
-async def _location_job(
+async def location_job(
     session: AsyncSession, dispatch: Dispatch, alert: Alert, cap: CapAlert, settings: SmsSettings
 ) -> LocationSms:
-    """One job for the operator: the targeted cells and a text per language."""
+    """One job for the operator: the targeted cells and a text per language.
+
+    Also what an operator pulling its jobs sees (`service.delivery.operator_jobs`).
+    """
     targeting = (await repository.targetings(session, dispatch.alert_id))[dispatch.operator_id]
     texts = _texts(cap, settings)
     expires = alert.expires_at or utcnow() + dt.timedelta(hours=24)
@@ -324,6 +327,8 @@ async def _finish(
         if state == DispatchState.FAILED:
             await _cancel_rest(session, dispatch_id)
         dispatch.state = state
+        if state == DispatchState.SUBMITTED and dispatch.acknowledged_at is not None:
+            dispatch.state = DispatchState.ACKNOWLEDGED  # the operator pulled and took it already
         dispatch.last_error = error
         dispatch.submitted_at = utcnow()
         if state == DispatchState.FAILED:

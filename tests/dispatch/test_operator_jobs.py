@@ -4,20 +4,29 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from sqlmodel import select
 
 from channels.cbs.decoder import decode_content
 from channels.simulators.cbc import CbcSimulator
+from channels.sms import HttpJsonConfig
 from service.auth import service as auth
 from service.auth.models import Role
 from service.context import AppContext
 from service.db import transaction
+from service.dispatch import broadcast
+from service.dispatch.models import Dispatch, DispatchEvent
+from service.dispatch.outcomes import Sent
+from service.dispatch.registry import ChannelRegistry
+from service.dispatch.service import process_alert
+from service.network.channels import HttpJsonGateway, SmsSettings
 from service.worker import running_worker
-from tests.dispatch.conftest import channels_for, make_network
+from tests.dispatch.conftest import SIM_SECRET, channels_for, make_network
 from tests.dispatch.test_dispatch_e2e import FAR, NAIROBI_POLYGON, _active, eventually, post
-from tests.service.capdocs import cap_alert
+from tests.service.capdocs import cap_alert, reference_to
 from tests.service.conftest import Keys
 
 pytestmark = pytest.mark.timeout(120)
+LATER = "2026-11-22T10:05:00+00:00"
 
 
 async def operator_key(ctx: AppContext, operator_id: str) -> dict[str, str]:
@@ -80,3 +89,64 @@ async def test_an_operator_pulls_pages_and_acknowledges_only_its_own_jobs(
     assert [j["id"] for j in listed.json()["items"]] == [job["id"]]
     bad = await api.get(url, params={"cursor": "nonsense"}, headers=mine)
     assert bad.status_code == 400
+
+
+async def test_pulled_before_pushed_location_sms_and_finished_jobs(
+    app_context: AppContext, api: httpx.AsyncClient, keys: Keys, cbc_sim: CbcSimulator
+) -> None:
+    """Acknowledging a job not pushed yet is a receipt: the push still happens, the Kill too."""
+    gateway = HttpJsonConfig(name="lbs", base_url="http://127.0.0.1:9", secret=SIM_SECRET)
+    channels = channels_for([cbc_sim.base_url], None).model_copy(
+        update={"sms": SmsSettings(mode="operator", gateways=[HttpJsonGateway(config=gateway)])}
+    )
+    await make_network(app_context, "pulling", channels)
+    mine = await operator_key(app_context, "pulling")
+    registry = ChannelRegistry(app_context.http)
+    alert = await post(api, keys, cap_alert("pb-1", expires=FAR, polygon=NAIROBI_POLYGON))
+    await process_alert(app_context, alert["id"])
+    url = "/api/v1/operators/pulling/jobs"
+    jobs = {job["channel"]: job for job in (await api.get(url, headers=mine)).json()["items"]}
+    assert set(jobs) == {"cbs", "lbsms"}  # no subscriber SMS batches: those are Tocsin's own
+    location = jobs["lbsms"]["location_sms"]
+    assert location["default_language"] == "en-KE"
+    assert "Flood warning" in location["texts"]["en-KE"]
+    assert location["cells"] == jobs["lbsms"]["payload"]["cells"] > 0
+
+    broadcast_id = jobs["cbs"]["id"]
+    taken = await api.post(f"{url}/{broadcast_id}/acknowledge", headers=mine)
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["state"] == "queued"  # not pushed yet: the push must still go out
+    assert taken.json()["acknowledged_at"] is not None
+    assert await broadcast.run_broadcast(app_context, registry, broadcast_id, 1) == Sent()
+    async with transaction(app_context.readers) as session:
+        pushed = await session.get(Dispatch, broadcast_id)
+        acknowledged = (
+            await session.exec(
+                select(DispatchEvent).where(
+                    DispatchEvent.dispatch_id == broadcast_id,
+                    DispatchEvent.kind == "dispatch.acknowledged",
+                )
+            )
+        ).all()
+    assert pushed is not None
+    assert (pushed.state, pushed.live) == ("acknowledged", True)
+    assert len(acknowledged) == 1
+    assert len(cbc_sim.jobs) == 1
+
+    cancel = cap_alert("pb-2", msg_type="Cancel", sent=LATER, references=reference_to("pb-1"))
+    cancelled = await post(api, keys, cancel)
+    await process_alert(app_context, cancelled["id"])
+    kill = next(
+        job for job in (await api.get(url, headers=mine)).json()["items"] if job["action"] == "kill"
+    )
+    assert kill["broadcast"]["replaces"] == broadcast_id
+    assert await broadcast.run_broadcast(app_context, registry, kill["id"], 1) == Sent()
+    assert cbc_sim.jobs == {}
+    over = await api.post(f"{url}/{kill['id']}/acknowledge", headers=mine)
+    assert over.status_code == 409
+    assert over.json()["type"] == "/problems/invalid-state"
+    unknown = await api.post(f"{url}/nope/acknowledge", headers=mine)
+    assert unknown.status_code == 404
+    assert (
+        await api.post(f"{url}/{broadcast_id}/acknowledge", headers=keys.manager)
+    ).status_code == 403
