@@ -115,16 +115,28 @@ def compose_broadcast(
 def warning_area_of(info: CapInfo, budget: int) -> bytes | None:
     """The WAC octets of the info's polygons and circles, simplified outward to `budget`.
 
-    None when the areas are geocodes only (there is no shape to geofence on,
-    so phones show the warning anywhere in the targeted cells) or cannot be
-    coded; the broadcast goes out either way: the cells are the target.
+    None, so that phones show the warning anywhere in the targeted cells, when
+    the shapes would leave part of the alert area out: an area given by
+    geocodes only (geofencing phones would suppress the warning there), or a
+    polygon across the antimeridian (phones test points on plain lon/lat and
+    would take the long way round). Also None when the shapes cannot be coded;
+    the broadcast goes out either way: the cells are the target.
     """
+    if not info.areas or any(not area.polygons and not area.circles for area in info.areas):
+        return None
     polygons = tuple(tuple(ring) for area in info.areas for ring in area.polygons)
     circles = tuple(circle for area in info.areas for circle in area.circles)
-    if not polygons and not circles:
+    if any(_spans_antimeridian(ring) for ring in polygons):
         return None
     try:
         return encode_warning_area(WarningArea(polygons, circles), budget=budget)
     except ValueError as exc:
         log.warning("no warning area coordinates: %s", exc)
         return None
+
+
+def _spans_antimeridian(ring: tuple[tuple[float, float], ...]) -> bool:
+    """Whether an edge jumps more than 180° in longitude: it crosses 180° (as in `geo`)."""
+    longitudes = [lon for _lat, lon in ring]
+    edges = zip(longitudes, [*longitudes[1:], longitudes[0]], strict=True)
+    return any(abs(b - a) > 180 for a, b in edges)
