@@ -198,3 +198,34 @@ async def test_problem_types_are_documented(client: httpx.AsyncClient) -> None:
         "receipts-busy",
     ):
         assert (await client.get(f"/problems/{kind}")).status_code == 200
+
+
+async def test_one_flush_writes_each_row_its_own_values(
+    ready: AppContext, client: httpx.AsyncClient
+) -> None:
+    """A batch's changes land on their own rows (PostgreSQL writes them as parallel arrays).
+
+    The first batch only moves rows forward to a state that is not final, so
+    its `final_at` and `error` values are all NULL.
+    """
+    ids = await add_messages(ready, 4, gateway="j1", state=SmsState.SENDING)
+    first, first_headers = signed(
+        [{"correlation_id": str(i), "state": "queued", "raw": f"q{i}"} for i in ids[:2]]
+    )
+    response = await client.post("/api/v1/receipts/http/j1", content=first, headers=first_headers)
+    assert response.json() == {"received": 2, "applied": 2, "unchanged": 0, "unmatched": 0}
+    body, headers = signed(
+        [
+            {"correlation_id": str(ids[0]), "state": "queued"},
+            {"correlation_id": str(ids[1]), "state": "delivered"},
+            {"correlation_id": str(ids[2]), "state": "failed", "error_code": "34", "raw": "x"},
+            {"correlation_id": str(ids[3]), "state": "delivered", "raw": "whole"},
+        ]
+    )
+    response = await client.post("/api/v1/receipts/http/j1", content=body, headers=headers)
+    assert response.json() == {"received": 4, "applied": 3, "unchanged": 1, "unmatched": 0}
+    rows = [await message(ready, i) for i in ids]
+    assert [r.state for r in rows] == ["submitted", "delivered", "failed", "delivered"]
+    assert [r.raw_report for r in rows] == [f"q{ids[0]}", f"q{ids[1]}", "x", "whole"]
+    assert [r.error for r in rows] == [None, None, "gateway error 34", None]
+    assert [r.final_at is not None for r in rows] == [False, True, True, True]
