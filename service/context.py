@@ -69,7 +69,8 @@ async def open_context(
     queue = await open_queue(queue_url) if queue_url else None
     http = httpx.AsyncClient(timeout=httpx.Timeout(20.0, connect=5.0))
     sessions = session_maker(engine)
-    receipts = ReceiptWriter(sessions)  # starts on first use
+    # Starts on first use; PostgreSQL takes two flushes at once, SQLite one writer.
+    receipts = ReceiptWriter(sessions, concurrency=1 if url.startswith("sqlite") else 2)
     try:
         yield AppContext(
             settings=settings,

@@ -151,4 +151,6 @@ async def store_unmatched(session: AsyncSession, items: Sequence[dict[str, Any]]
         return
     insert = postgresql.insert if _is_postgres(session) else sqlite.insert
     statement = insert(_UNMATCHED).on_conflict_do_nothing(index_elements=["gateway", "reference"])
-    await session.exec(statement, params=list(items))
+    # In key order: two flushes inserting the same keys must not wait on each other crosswise.
+    ordered = sorted(items, key=lambda item: (item["gateway"], item["reference"]))
+    await session.exec(statement, params=ordered)

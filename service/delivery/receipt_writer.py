@@ -11,6 +11,17 @@ returns after the commit that carries its reports: a gateway is never told
 "received" for a report that is not stored. A failed flush fails its
 callers (they answer 503 and the gateway retries).
 
+On PostgreSQL two flushes may run at once (`concurrency=2`), on two
+connections: while the server works on one, the event loop prepares the
+next. They cannot step on each other: each locks its rows `FOR UPDATE` in id
+order (a second report for the same message waits for the first's commit,
+then applies to what it wrote) and inserts unmatched reports in key order.
+Reports in two different flushes are then applied in commit order, not
+strictly in arrival order; the rules are monotonic, so this only matters
+for two contradicting final reports of one message a few milliseconds
+apart, and then either is a fair answer. SQLite has one writer at a time,
+so there it stays at one.
+
 The writer owns its transactions, unlike the request-owned rule elsewhere:
 batching across requests is its whole point. One per process, in
 `AppContext.receipts`; it starts on first use and `close()` (in
@@ -71,8 +82,11 @@ class ReceiptWriter:
         max_rows: int = 5000,
         linger: float = 0.004,
         max_pending: int = 200_000,
+        concurrency: int = 1,
     ) -> None:
         self._sessions = sessions
+        self._slots = asyncio.Semaphore(concurrency)
+        self._flushing: set[asyncio.Task[None]] = set()
         self._max_rows = max_rows
         self._linger = linger
         self._max_pending = max_pending
@@ -141,14 +155,30 @@ class ReceiptWriter:
             idle = time.monotonic() - self._idle_since > self._linger
             if idle and self._pending_rows < self._max_rows and not self._closing:
                 await asyncio.sleep(self._linger)  # let concurrent requests join this flush
+            await self._slots.acquire()  # reports arriving meanwhile join the batch
             batch = self._take()
             if not self._queue:
                 self._wakeup.clear()
-            if batch:
-                await self._flush(batch)
+            if not batch:
+                self._slots.release()
+                self._settled()
+                continue
+            task = asyncio.create_task(self._flush_in_slot(batch), name="receipt-flush")
+            self._flushing.add(task)
+            task.add_done_callback(self._flushing.discard)
+
+    async def _flush_in_slot(self, batch: list[_Entry]) -> None:
+        try:
+            await self._flush(batch)
+        finally:
+            self._slots.release()
             self._idle_since = time.monotonic()
-            if not self._queue:
-                self._drained.set()
+            self._settled(asyncio.current_task())
+
+    def _settled(self, finishing: asyncio.Task[None] | None = None) -> None:
+        """Mark the writer drained when nothing waits and no other flush runs."""
+        if not self._queue and not (self._flushing - {finishing}):
+            self._drained.set()
 
     async def _flush(self, batch: list[_Entry]) -> None:
         items = [item for entry in batch for item in entry.items]
@@ -195,6 +225,8 @@ class ReceiptWriter:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._drained.wait(), grace)
         self._task.cancel()
+        if self._flushing:  # only after the timeout: let the running flushes answer
+            await asyncio.wait(set(self._flushing), timeout=grace)
         for entry in self._queue:  # only left after the timeout
             if entry.future is not None and not entry.future.done():
                 entry.future.set_exception(WriterUnavailable("the receipt writer closed"))
