@@ -9,7 +9,8 @@ reports wait in memory; one task flushes whatever is waiting, up to
 idle, so requests arriving during a flush join the next one. `write()`
 returns after the commit that carries its reports: a gateway is never told
 "received" for a report that is not stored. A failed flush fails its
-callers (they answer 503 and the gateway retries).
+callers (they answer 503 and the gateway retries; Kannel only with smsbox's
+`http-request-retry`, docs/sms.md).
 
 On PostgreSQL two flushes may run at once (`concurrency=2`), on two
 connections: while the server works on one, the event loop prepares the

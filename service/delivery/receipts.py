@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from channels.sms import (
     DeliveryReceipt,
     HttpJsonConfig,
@@ -99,6 +101,9 @@ async def _write(ctx: AppContext, items: Sequence[IncomingReceipt]) -> ReceiptSu
         return ReceiptSummary.of(await _writer(ctx).write(items))
     except WriterUnavailable as exc:
         raise ReceiptsBusy(str(exc)) from exc
+    except SQLAlchemyError as exc:  # the flush rolled back: nothing of it is stored
+        log.warning("delivery reports from a gateway not stored: %r", exc)
+        raise ReceiptsBusy("the reports could not be stored just now; send them again") from exc
 
 
 async def ingest_kannel(ctx: AppContext, gateway: str, params: Mapping[str, str]) -> ReceiptSummary:

@@ -29,11 +29,18 @@ class DlrReceiver:
 
     def __init__(self) -> None:
         self.calls: list[dict[str, str]] = []
+        self.refused: list[dict[str, str]] = []
+        self.refuse_next = 0  # answer this many calls 503, as a busy Tocsin would
         self.url = ""
         self.app = Starlette(routes=[Route("/{path:path}", self.record, methods=["GET"])])
 
     async def record(self, request: Request) -> Response:
-        self.calls.append(dict(parse_qsl(request.scope["query_string"].decode("ascii"))))
+        query = dict(parse_qsl(request.scope["query_string"].decode("ascii")))
+        if self.refuse_next > 0:
+            self.refuse_next -= 1
+            self.refused.append(query)
+            return Response("busy", status_code=503, headers={"Retry-After": "1"})
+        self.calls.append(query)
         return Response("ok")
 
     async def wait_for(self, cid: str, count: int, within: float = 10.0) -> list[dict[str, str]]:

@@ -130,6 +130,10 @@ sendsms-port = {self.sendsms_port}
 sendsms-interface = 127.0.0.1
 log-file = "{log}/smsbox.log"
 log-level = 0
+# As docs/sms.md recommends: without these, smsbox calls a dlr-url once and a
+# report that Tocsin answered 503 (busy, or its database briefly away) is lost.
+http-request-retry = 3
+http-queue-delay = 1
 
 group = sendsms-user
 username = {self.username}

@@ -75,6 +75,19 @@ async def test_fake_smsc_message_and_delivery_reports(
     await kannel.wait_for_fakesmsc("ALERT 447700900123 text Storm: stay in")
 
 
+async def test_a_refused_delivery_report_is_sent_again(
+    kannel: KannelProcesses, dlr_receiver: DlrReceiver, client: httpx.AsyncClient
+) -> None:
+    """Tocsin answers 503 when it cannot store a report; smsbox's http-request-retry resends it."""
+    cfg = config(kannel, dlr_receiver, "fake")
+    dlr_receiver.refuse_next = 2
+    await KannelGateway(cfg, client).submit(OutboundSms("fake-retry", TO, "Flood: move up"))
+    receipts = await reports(dlr_receiver, cfg, "fake-retry", 2)
+    assert [r.state for r in receipts] == [ReceiptState.DELIVERED, ReceiptState.SUBMITTED]
+    assert [call["cid"] for call in dlr_receiver.refused] == ["fake-retry", "fake-retry"]
+    assert dlr_receiver.refuse_next == 0
+
+
 async def test_fake_smsc_concatenated_segments(
     kannel: KannelProcesses, dlr_receiver: DlrReceiver, client: httpx.AsyncClient
 ) -> None:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from urllib.parse import urlencode
 
 import httpx
 import pytest
+from sqlalchemy.exc import OperationalError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from channels.sms.signing import dlr_secret
 from service.context import AppContext
+from service.delivery import receipt_writer
 from service.delivery.models import SmsState
+from service.delivery.receipt_batch import IncomingReceipt, Verdict, apply_receipts
 from tests.service.sms_service_fixtures import (
     KANNEL_KEY,
     add_messages,
@@ -229,3 +234,30 @@ async def test_one_flush_writes_each_row_its_own_values(
     assert [r.raw_report for r in rows] == [f"q{ids[0]}", f"q{ids[1]}", "x", "whole"]
     assert [r.error for r in rows] == [None, None, "gateway error 34", None]
     assert [r.final_at is not None for r in rows] == [False, True, True, True]
+
+
+async def test_a_report_the_database_refused_is_answered_503(
+    ready: AppContext, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The flush rolled back: the gateway hears "retry" (Kannel: http-request-retry) and
+    the retry is stored; a 500 would read as our bug, a 200 would lose the report."""
+    (row_id,) = await add_messages(ready, 1)
+    failures = [OperationalError("UPDATE sms_messages", {}, OSError("database went away"))]
+
+    async def failing_once(
+        session: AsyncSession, items: Sequence[IncomingReceipt]
+    ) -> list[Verdict]:
+        if failures:
+            raise failures.pop()
+        return await apply_receipts(session, items)
+
+    monkeypatch.setattr(receipt_writer, "apply_receipts", failing_once)
+    url = f"/api/v1/receipts/kannel/k1?{dlr(str(row_id), 1)}"
+    response = await client.get(url)
+    assert response.status_code == 503
+    assert response.headers["content-type"] == PROBLEM
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["type"] == "/problems/receipts-busy"
+    assert (await message(ready, row_id)).state == SmsState.SUBMITTED
+    assert (await client.get(url)).json()["applied"] == 1
+    assert (await message(ready, row_id)).state == SmsState.DELIVERED
