@@ -19,10 +19,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from channels.cbc.jobs import InvalidSignature, StatusReport, verify
 from service.context import AppContext
-from service.db import transaction, utcnow
+from service.db import transaction
 from service.delivery.models import CellStatus
 from service.dispatch import events, repository
-from service.dispatch.models import Dispatch, DispatchState
+from service.dispatch.models import Dispatch
 from service.network.channels import ChannelsConfig, GenericCbcEndpoint
 from service.network.models import Operator
 
@@ -125,12 +125,8 @@ async def _store(session: AsyncSession, dispatch: Dispatch, report: StatusReport
     )
     await session.exec(statement, params=rows)
     counts = Counter(state for state, _ in latest.values())
-    if dispatch.acknowledged_at is None and _TAKEN & set(counts):
-        # The report may overtake the job's own record of its submission: the
-        # job then records `acknowledged` itself (service.dispatch.broadcast).
-        dispatch.acknowledged_at = utcnow()
-        if dispatch.state == DispatchState.SUBMITTED:
-            dispatch.state = DispatchState.ACKNOWLEDGED
+    # The report may overtake the job's own record of its submission (see acknowledge()).
+    if _TAKEN & set(counts) and dispatch.acknowledge():
         session.add(dispatch)
     events.record(
         session,

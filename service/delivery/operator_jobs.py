@@ -22,7 +22,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from channels.cbs.facts import NotBroadcastable
 from service.alerts.models import Alert
-from service.db import utcnow
 from service.dispatch import events, repository
 from service.dispatch.content import compose_broadcast, load_cap
 from service.dispatch.models import Action, Channel, Dispatch, DispatchState
@@ -191,10 +190,7 @@ async def acknowledge(session: AsyncSession, operator_id: str, dispatch_id: str)
     if dispatch.state not in _ACKNOWLEDGEABLE:
         detail = f"job '{dispatch_id}' is {dispatch.state}: there is nothing to acknowledge"
         raise JobRefused(409, "invalid-state", detail)
-    if dispatch.acknowledged_at is None:
-        dispatch.acknowledged_at = utcnow()
-        if dispatch.state == DispatchState.SUBMITTED:
-            dispatch.state = DispatchState.ACKNOWLEDGED
+    if dispatch.acknowledge():
         session.add(dispatch)
         events.record(
             session,

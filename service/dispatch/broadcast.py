@@ -247,9 +247,7 @@ async def _record_success(
             dispatch.state = DispatchState.DELIVERED
             dispatch.finished_at = utcnow()
         elif not cancelled_meanwhile:
-            # Cells may have reported already (their callback overtook this commit).
-            taken = dispatch.acknowledged_at is not None
-            dispatch.state = DispatchState.ACKNOWLEDGED if taken else DispatchState.SUBMITTED
+            dispatch.state = dispatch.submitted_state
             dispatch.live = True
         await _retire_previous(session, dispatch)
         session.add(dispatch)

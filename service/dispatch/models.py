@@ -88,6 +88,27 @@ class Dispatch(SQLModel, table=True):
     acknowledged_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     finished_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
 
+    def acknowledge(self) -> bool:
+        """Note the operator's (or its cells') first word that the job is taken; False if known.
+
+        A job not yet recorded as submitted keeps its state: the submission
+        then records `acknowledged` itself (service.dispatch.broadcast).
+        """
+        if self.acknowledged_at is not None:
+            return False
+        self.acknowledged_at = utcnow()
+        if self.state == DispatchState.SUBMITTED:
+            self.state = DispatchState.ACKNOWLEDGED
+        return True
+
+    @property
+    def submitted_state(self) -> DispatchState:
+        """The state a job takes once submitted: acknowledged if the operator or
+        its cells said so already (their word can overtake the submission's commit)."""
+        if self.acknowledged_at is None:
+            return DispatchState.SUBMITTED
+        return DispatchState.ACKNOWLEDGED
+
 
 class DispatchEvent(SQLModel, table=True):
     """The history of a dispatch, and the feed behind the live event streams."""

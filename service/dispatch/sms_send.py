@@ -326,9 +326,8 @@ async def _finish(
             return Sent()
         if state == DispatchState.FAILED:
             await _cancel_rest(session, dispatch_id)
-        dispatch.state = state
-        if state == DispatchState.SUBMITTED and dispatch.acknowledged_at is not None:
-            dispatch.state = DispatchState.ACKNOWLEDGED  # the operator pulled and took it already
+        # The operator may have pulled and acknowledged the job already.
+        dispatch.state = dispatch.submitted_state if state == DispatchState.SUBMITTED else state
         dispatch.last_error = error
         dispatch.submitted_at = utcnow()
         if state == DispatchState.FAILED:
