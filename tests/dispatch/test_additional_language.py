@@ -13,6 +13,7 @@ from service.dispatch.content import compose_broadcast, load_cap
 from service.dispatch.models import Channel, Dispatch
 from service.dispatch.service import process_alert
 from tests.dispatch.conftest import channels_for, make_network
+from tests.dispatch.test_dispatch_e2e import post
 from tests.service.conftest import Keys
 
 WEST = "-1.2,36.8 -1.2,36.85 -1.3,36.85 -1.3,36.8 -1.2,36.8"
@@ -57,11 +58,7 @@ async def test_two_infos_in_the_primary_language_both_keep_the_base_identifier(
     app_context: AppContext, api: httpx.AsyncClient, keys: Keys
 ) -> None:
     await make_network(app_context, "langs", channels_for(["http://127.0.0.1:9"], None))
-    posted = await api.post(
-        "/api/v1/alerts", content=_two_english_one_swahili(), headers=keys.cap()
-    )
-    assert posted.status_code == 201, posted.text
-    alert_id = posted.json()["id"]
+    alert_id = (await post(api, keys, _two_english_one_swahili()))["id"]
     await process_alert(app_context, alert_id)  # what the plan job does, without a worker
     async with transaction(app_context.readers) as session:
         query = select(Dispatch).where(

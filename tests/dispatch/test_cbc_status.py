@@ -22,7 +22,7 @@ from service.delivery.models import CellStatus
 from service.settings import Settings
 from service.worker import running_worker
 from tests.dispatch.conftest import SIM_SECRET, channels_for, make_network
-from tests.dispatch.test_dispatch_e2e import FAR, NAIROBI_POLYGON, eventually
+from tests.dispatch.test_dispatch_e2e import FAR, NAIROBI_POLYGON, eventually, post
 from tests.service.capdocs import cap_alert, reference_to
 from tests.service.conftest import Keys, make_keys
 
@@ -83,13 +83,8 @@ async def test_cells_reported_by_the_cbc_are_tracked_and_stragglers_change_nothi
     await make_network(ctx, "reporting", channels_for([cbc_sim.base_url], None))
     keys = await make_keys(ctx, ["test@tocsin.dev"])
     async with httpx.AsyncClient(base_url=url, timeout=30) as client, running_worker(ctx):
-        posted = await client.post(
-            "/api/v1/alerts",
-            content=cap_alert("cs-1", expires=FAR, polygon=NAIROBI_POLYGON),
-            headers=keys.cap(),
-        )
-        assert posted.status_code == 201, posted.text
-        alert_id = posted.json()["id"]
+        posted = await post(client, keys, cap_alert("cs-1", expires=FAR, polygon=NAIROBI_POLYGON))
+        alert_id = posted["id"]
         (live,) = await eventually(lambda: list(cbc_sim.jobs.values()))
         job = live.job
         assert job.callback_url == f"{url}/api/v1/cbc/status/reporting/cbc1"
@@ -139,30 +134,22 @@ async def test_reports_after_a_write_replace_belong_to_the_update(
     await make_network(ctx, "replacing", channels_for([cbc_sim.base_url], None))
     keys = await make_keys(ctx, ["test@tocsin.dev"])
     async with httpx.AsyncClient(base_url=url, timeout=30) as client, running_worker(ctx):
-        first = await client.post(
-            "/api/v1/alerts",
-            content=cap_alert("cs-r1", expires=FAR, polygon=NAIROBI_POLYGON),
-            headers=keys.cap(),
-        )
+        first = await post(client, keys, cap_alert("cs-r1", expires=FAR, polygon=NAIROBI_POLYGON))
         (live,) = await eventually(lambda: list(cbc_sim.jobs.values()))
         cells = len(live.job.cells)
-        await eventually(lambda: _all_taken(client, keys, first.json()["id"], cells), timeout=30)
-        update = await client.post(
-            "/api/v1/alerts",
-            content=cap_alert(
-                "cs-r2",
-                msg_type="Update",
-                sent="2026-11-22T10:05:00+00:00",
-                references=reference_to("cs-r1"),
-                headline="Flood warning extended",
-                expires=FAR,
-                polygon=NAIROBI_POLYGON,
-            ),
-            headers=keys.cap(),
+        await eventually(lambda: _all_taken(client, keys, first["id"], cells), timeout=30)
+        update_cap = cap_alert(
+            "cs-r2",
+            msg_type="Update",
+            sent="2026-11-22T10:05:00+00:00",
+            references=reference_to("cs-r1"),
+            headline="Flood warning extended",
+            expires=FAR,
+            polygon=NAIROBI_POLYGON,
         )
-        assert update.status_code == 201, update.text
+        update = await post(client, keys, update_cap)
         summary = await eventually(
-            lambda: _all_taken(client, keys, update.json()["id"], cells), timeout=30
+            lambda: _all_taken(client, keys, update["id"], cells), timeout=30
         )
     (replace,) = summary["dispatches"]
     assert replace["action"] == "replace"

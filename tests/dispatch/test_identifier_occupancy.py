@@ -126,12 +126,9 @@ async def test_a_second_info_in_the_same_language_is_refused_on_osmo_cbc(
     channels = channels_for([cbc_sim.base_url], None, generic=False)
     await make_network(app_context, "osmo", channels)
     registry = ChannelRegistry(app_context.http)
-    posted = await api.post(
-        "/api/v1/alerts", content=_two_english_one_swahili(), headers=keys.cap()
-    )
-    assert posted.status_code == 201, posted.text
-    await process_alert(app_context, posted.json()["id"])
-    planned = await _broadcasts(app_context, posted.json()["id"])
+    posted = await post(api, keys, _two_english_one_swahili())
+    await process_alert(app_context, posted["id"])
+    planned = await _broadcasts(app_context, posted["id"])
     outcomes: list[Any] = [
         await broadcast.run_broadcast(app_context, registry, d.id, 1)
         for d in sorted(planned, key=lambda d: d.info_index or 0)
