@@ -20,6 +20,7 @@ from service.context import AppContext, get_context
 from service.db import transaction
 from service.problems import Problem
 from service.queue.outbox import relay
+from service.request_body import read_body
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +54,7 @@ def as_problem(exc: IntakeError) -> Problem:
 
 
 async def read_cap_body(request: Request, max_bytes: int) -> tuple[bytes, str]:
-    """The request body and its media type, refusing early what cannot be CAP.
-
-    Reads the stream incrementally so a 50 MB body is refused after the
-    first `max_bytes`, not after buffering all of it.
-    """
+    """The request body and its media type, refusing early what cannot be CAP."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in CAP_MEDIA_TYPES:
         raise Problem(
@@ -66,16 +63,7 @@ async def read_cap_body(request: Request, max_bytes: int) -> tuple[bytes, str]:
             "Unsupported media type",
             f"send CAP as application/cap+xml (or application/xml), not '{media_type}'",
         )
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise _too_large(max_bytes)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise _too_large(max_bytes)
-        chunks.append(chunk)
-    return b"".join(chunks), media_type
+    return await read_body(request, max_bytes, _too_large(max_bytes)), media_type
 
 
 def _too_large(max_bytes: int) -> Problem:

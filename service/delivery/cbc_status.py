@@ -14,19 +14,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pydantic import ValidationError
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from channels.cbc.jobs import InvalidSignature, StatusReport, verify
 from service.context import AppContext
-from service.db import transaction
+from service.db import transaction, upsert_into
 from service.delivery.models import CellStatus
 from service.dispatch import events, repository
 from service.dispatch.models import Dispatch
 from service.network.channels import ChannelsConfig, GenericCbcEndpoint
 from service.network.models import Operator
 
-_TAKEN = {"acknowledged", "broadcasting"}
+# A cell in one of these has the message: it counts as acknowledged.
+TAKEN_STATES = frozenset({"acknowledged", "broadcasting"})
 _CELLS = CellStatus.__table__  # type: ignore[attr-defined]
 
 
@@ -115,9 +115,7 @@ async def _store(session: AsyncSession, dispatch: Dispatch, report: StatusReport
         {"dispatch_id": dispatch.id, "cell_id": cell, "status": state, "at": at}
         for cell, (state, at) in latest.items()
     ]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(_CELLS)
+    statement = upsert_into(session, _CELLS)
     statement = statement.on_conflict_do_update(
         index_elements=["dispatch_id", "cell_id"],
         set_={"status": statement.excluded.status, "at": statement.excluded.at},
@@ -126,7 +124,7 @@ async def _store(session: AsyncSession, dispatch: Dispatch, report: StatusReport
     await session.exec(statement, params=rows)
     counts = Counter(state for state, _ in latest.values())
     # The report may overtake the job's own record of its submission (see acknowledge()).
-    if _TAKEN & set(counts) and dispatch.acknowledge():
+    if TAKEN_STATES & set(counts) and dispatch.acknowledge():
         session.add(dispatch)
     events.record(
         session,

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from service.context import AppContext, get_context
 from service.delivery.cbc_status import StatusRefused, ingest_status
 from service.problems import Problem
+from service.request_body import read_body
 
 router = APIRouter(prefix="/api/v1/cbc", tags=["delivery"])
 Context = Annotated[AppContext, Depends(get_context)]
@@ -25,13 +26,9 @@ async def cbc_status(
     operator_id: str, endpoint: str, request: Request, context: Context
 ) -> dict[str, Any]:
     """Store the cells' states; a job that is not ours is acknowledged and ignored."""
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise Problem(413, "payload-too-large", "Body too large", f"at most {MAX_BODY_BYTES}")
+    body = await read_body(request, MAX_BODY_BYTES)
     try:
-        summary = await ingest_status(context, operator_id, endpoint, request.headers, bytes(body))
+        summary = await ingest_status(context, operator_id, endpoint, request.headers, body)
     except StatusRefused as exc:
         raise Problem(exc.status, exc.kind, exc.title, exc.detail) from None
     return asdict(summary)

@@ -18,10 +18,11 @@ from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, any_, bindparam, text, update
 from sqlalchemy import select as core_select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.db import is_postgres, upsert_into
 from service.delivery.models import SmsMessage, UnmatchedReceipt
 from service.delivery.receipt_rules import SmsRow
 
@@ -69,7 +70,7 @@ async def lock_rows(
     )
     connection = await session.connection()  # Core: eight plain columns, no ORM objects
     wanted = sorted(set(ids))
-    if _is_postgres(session):
+    if is_postgres(session):
         array = bindparam("ids", wanted, type_=postgresql.ARRAY(BigInteger))
         chunks: Iterable[Any] = [_SMS.c.id == any_(array)] if wanted else []
     else:
@@ -79,10 +80,6 @@ async def lock_rows(
         for row in (await connection.execute(query)).all():
             rows[row.id] = (SmsRow(*row[:7]), row.gateway)
     return rows
-
-
-def _is_postgres(session: AsyncSession) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
 
 
 _UPDATE = (
@@ -117,7 +114,7 @@ async def update_rows(session: AsyncSession, rows: Sequence[SmsRow]) -> None:
     """Write the changed columns of `rows`: one statement on PostgreSQL, else one executemany."""
     if not rows:
         return
-    if _is_postgres(session):
+    if is_postgres(session):
         connection = await session.connection()
         await connection.execute(
             _PG_UPDATE,
@@ -149,8 +146,9 @@ async def store_unmatched(session: AsyncSession, items: Sequence[dict[str, Any]]
     """Keep reports naming no message of ours, once per (gateway, reference)."""
     if not items:
         return
-    insert = postgresql.insert if _is_postgres(session) else sqlite.insert
-    statement = insert(_UNMATCHED).on_conflict_do_nothing(index_elements=["gateway", "reference"])
+    statement = upsert_into(session, _UNMATCHED).on_conflict_do_nothing(
+        index_elements=["gateway", "reference"]
+    )
     # In key order: two flushes inserting the same keys must not wait on each other crosswise.
     ordered = sorted(items, key=lambda item: (item["gateway"], item["reference"]))
     await session.exec(statement, params=ordered)

@@ -16,6 +16,7 @@ from channels.sms.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from service.context import AppContext, get_context
 from service.delivery.receipts import ReceiptRefused, ingest_http, ingest_kannel
 from service.problems import Problem
+from service.request_body import read_body
 
 router = APIRouter(prefix="/api/v1/receipts", tags=["delivery"])
 Context = Annotated[AppContext, Depends(get_context)]
@@ -29,23 +30,12 @@ def _problem(exc: ReceiptRefused) -> Problem:
     return Problem(exc.status, exc.kind, exc.title, exc.detail, headers=headers)
 
 
-async def _body(request: Request) -> bytes:
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise Problem(
-                413, "payload-too-large", "Body too large", f"at most {MAX_BODY_BYTES} bytes"
-            )
-    return bytes(body)
-
-
 @router.api_route("/kannel/{gateway}", methods=["GET", "POST"])
 async def kannel_receipt(gateway: str, request: Request, context: Context) -> dict[str, Any]:
     """A Kannel DLR: our dlr-url with Kannel's %-escapes filled in (form fields for POST)."""
     params = dict(request.query_params)
     if request.method == "POST" and request.headers.get("content-type", "").startswith(_FORM):
-        form = (await _body(request)).decode("utf-8", errors="replace")
+        form = (await read_body(request, MAX_BODY_BYTES)).decode("utf-8", errors="replace")
         params.update(parse_qsl(form, keep_blank_values=True))
     try:
         summary = await ingest_kannel(context, gateway, params)
@@ -57,7 +47,7 @@ async def kannel_receipt(gateway: str, request: Request, context: Context) -> di
 @router.post("/http/{gateway}")
 async def http_receipts(gateway: str, request: Request, context: Context) -> dict[str, Any]:
     """The JSON gateway's signed receipt callback (a JSON list, docs/sms.md)."""
-    body = await _body(request)
+    body = await read_body(request, MAX_BODY_BYTES)
     try:
         summary = await ingest_http(
             context,

@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from channels.cbc import EcbeCbc, GenericHttpCbc
 from service.alerts.models import Alert
+from service.delivery.cbc_status import TAKEN_STATES
 from service.delivery.models import CellStatus, SmsMessage, SmsState
 from service.dispatch.models import Channel, Dispatch, DispatchEvent
 from service.network.models import Targeting
@@ -125,7 +126,7 @@ async def _cells_reported(session: AsyncSession, broadcasts: Sequence[Dispatch])
         if states is None:
             acknowledged += 0 if _reports_cells(dispatch) else _cells_of(dispatch)
             continue
-        acknowledged += states["acknowledged"] + states["broadcasting"]
+        acknowledged += sum(states[state] for state in TAKEN_STATES)
         failed += states["failed"]
     return {"acknowledged": acknowledged, "failed": failed}
 

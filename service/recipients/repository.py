@@ -7,10 +7,10 @@ from typing import Any, TypeVar
 
 from sqlalchemy import func
 from sqlalchemy import select as core_select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.db import upsert_into
 from service.network.models import Operator
 from service.recipients.models import Subscriber
 
@@ -42,8 +42,7 @@ async def upsert(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     if not rows:
         return
     table = Subscriber.__table__  # type: ignore[attr-defined]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    insert = upsert_into(session, table)
     statement = insert.on_conflict_do_update(
         index_elements=["msisdn"],
         set_={name: getattr(insert.excluded, name) for name in _UPDATED_ON_CONFLICT},
