@@ -28,6 +28,7 @@ from service.dispatch.outcomes import MAX_ATTEMPTS, Failed, Outcome, RetryLater,
 from service.dispatch.progress import after_success
 from service.dispatch.registry import ChannelRegistry, NamedCbc
 from service.dispatch.scheduling import schedule_dispatch
+from service.network import repository as network_repository
 from service.network.channels import CellBroadcastSettings, ChannelsConfig
 from service.network.models import Operator, Targeting
 
@@ -87,7 +88,7 @@ async def _claim(
             return Sent()  # done, cancelled, or a stale duplicate of an earlier attempt
         alert = await session.get(Alert, dispatch.alert_id)
         # Locked: two broadcasts of one operator check identifier occupancy one at a time.
-        operator = await repository.lock_operator(session, dispatch.operator_id)
+        operator = await network_repository.lock_operator(session, dispatch.operator_id)
         assert alert is not None  # foreign keys
         assert operator is not None
         if dispatch.action != Action.KILL and AlertState(alert.state) in _STOPPED_ALERTS:

@@ -213,12 +213,6 @@ async def identifier_holders(
     return list((await session.exec(query.order_by(col(Dispatch.planned_at)))).all())
 
 
-async def lock_operator(session: AsyncSession, operator_id: str) -> Operator | None:
-    """The operator row, locked until the transaction ends (SQLite writers queue anyway)."""
-    query = select(Operator).where(Operator.id == operator_id).with_for_update()
-    return (await session.exec(query)).first()
-
-
 async def replacement_of(session: AsyncSession, dispatch_id: str) -> Dispatch | None:
     """The Write-Replace that took over broadcast `dispatch_id`, if any (not locked)."""
     query = select(Dispatch).where(
