@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -148,6 +149,12 @@ async def test_receipts_come_back_signed(client: httpx.AsyncClient, receiver: Re
         adapter = gateway(client, url, callback_url=f"{receiver.url}/receipts/json1")
         await adapter.submit_many(outbound(25))
         calls = await receiver.wait_for(3)  # 25 receipts in batches of 10
+        # The receiver records a call before the simulator reads its answer:
+        # wait for the simulator's own count before it is stopped.
+        for _ in range(500):
+            if sim.reporter.sent >= 25:
+                break
+            await asyncio.sleep(0.01)
     receipts = []
     for call in calls:
         assert adapter.verify_receipt_callback(
