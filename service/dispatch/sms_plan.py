@@ -3,7 +3,8 @@
 Recipients are written as `SmsMessage` rows (state queued) in the planning
 transaction; the unique (alert, msisdn) key is what makes "never twice"
 hold whatever happens later. Exercise and Test alerts reach only
-subscribers flagged as testers.
+subscribers flagged as testers, and never go out as an operator location
+job: that reaches every handset in the cells, the public included.
 """
 
 from __future__ import annotations
@@ -53,6 +54,17 @@ async def plan_sms(
     if not cap.infos or targeting.cell_count == 0:
         return []
     if settings.mode == "operator":
+        if alert.dispatch_class != DispatchClass.PUBLIC:
+            # A location job goes to every handset in the cells: never for a test.
+            events.record(
+                session,
+                "dispatch.skipped",
+                alert_id=alert.id,
+                operator_id=operator.id,
+                channel=Channel.OPERATOR_SMS.value,
+                reason="location-based SMS reaches the public: not sent for Exercise/Test",
+            )
+            return []
         return [_location_job(session, alert, operator, targeting)]
     languages = [info.language for info in cap.infos]
     test_only = alert.dispatch_class == DispatchClass.TEST

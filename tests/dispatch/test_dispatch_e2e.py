@@ -219,3 +219,37 @@ async def test_operator_mode_sends_one_location_job_with_the_cells(
     assert summary["dispatches"][0]["channel"] == "lbsms"
     assert summary["dispatches"][0]["state"] == "submitted"
     assert not simulator.messages  # the operator sends, not Tocsin
+
+
+@pytest.mark.parametrize("status", ["Test", "Exercise"])
+async def test_operator_mode_never_sends_a_test_or_exercise_to_the_cells(
+    app_context: AppContext,
+    api: httpx.AsyncClient,
+    keys: Keys,
+    sms_sim: tuple[SmsHttpSimulator, str],
+    status: str,
+) -> None:
+    """A location job reaches every handset in the cells: the public. Tests never go."""
+    from sqlmodel import select
+
+    from service.dispatch.models import Dispatch, DispatchEvent
+    from service.dispatch.service import process_alert
+
+    simulator, sms_url = sms_sim
+    channels = channels_for([], sms_url)
+    assert channels.sms is not None
+    channels = channels.model_copy(
+        update={"sms": channels.sms.model_copy(update={"mode": "operator"})}
+    )
+    await make_network(app_context, "faiba", channels)
+    alert = await post(
+        api, keys, cap_alert("lbt-1", status=status, expires=FAR, polygon=NAIROBI_POLYGON)
+    )
+    await process_alert(app_context, alert["id"])
+    async with transaction(app_context.sessions) as session:
+        dispatches = (await session.exec(select(Dispatch))).all()
+        query = select(DispatchEvent).where(DispatchEvent.kind == "dispatch.skipped")
+        skipped = (await session.exec(query)).all()
+    assert [d for d in dispatches if d.alert_id == alert["id"]] == []
+    assert any("Exercise/Test" in str(e.detail.get("reason")) for e in skipped)
+    assert not simulator.location_jobs
