@@ -7,6 +7,7 @@ import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.alerts import decisions, intake, repository
@@ -93,15 +94,13 @@ async def post_alert(
     """Submit a CAP 1.2 or 1.1 alert (body: the XML, `Content-Type: application/cap+xml`)."""
     content, media_type = await read_cap_body(request, context.settings.max_cap_bytes)
     try:
-        async with transaction(context.sessions) as session:
-            outcome = await intake.ingest(
-                session,
-                principal,
-                content,
-                content_type=media_type,
-                max_bytes=context.settings.max_cap_bytes,
-            )
-            body = await _render(session, context, outcome.alert)
+        try:
+            outcome, body = await _ingest_once(context, principal, content, media_type)
+        except IntegrityError:
+            # Two posts of one CAP identity at once (a sender retrying): the
+            # loser's insert hit the unique identity. Its second pass finds the
+            # winner's row and answers as a replay (200) or a conflict (409).
+            outcome, body = await _ingest_once(context, principal, content, media_type)
     except IntakeError as exc:
         raise as_problem(exc) from exc
     if outcome.created:
@@ -109,6 +108,26 @@ async def post_alert(
     response.status_code = 201 if outcome.created else 200
     response.headers["Location"] = body.links["self"]
     return body
+
+
+async def _ingest_once(
+    context: AppContext, principal: Principal, content: bytes, media_type: str
+) -> tuple[intake.IntakeOutcome, AlertOut]:
+    """One unit of work: ingest and render, committed together.
+
+    Raises:
+        IntakeError: the document was refused; nothing is stored.
+        IntegrityError: another request stored the same CAP identity first.
+    """
+    async with transaction(context.sessions) as session:
+        outcome = await intake.ingest(
+            session,
+            principal,
+            content,
+            content_type=media_type,
+            max_bytes=context.settings.max_cap_bytes,
+        )
+        return outcome, await _render(session, context, outcome.alert)
 
 
 @router.get("", response_model=AlertPage, response_model_by_alias=True)

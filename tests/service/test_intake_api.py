@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 from sqlalchemy import func
@@ -259,3 +261,27 @@ async def test_every_problem_type_is_documented_on_the_api(
     assert described.status_code == 200
     assert "CAP" in described.json()["description"]
     assert (await client.get("/problems/no-such-type")).status_code == 404
+
+
+@pytest.mark.parametrize("changed", [False, True], ids=["replays", "conflicts"])
+async def test_concurrent_posts_of_one_identity_store_it_once(
+    client: httpx.AsyncClient, keys: Keys, context: AppContext, changed: bool
+) -> None:
+    """A sender retrying before its first post is answered: one 201, the rest 200 or 409."""
+    first = cap_alert("a-1")
+    others = cap_alert("a-1", headline="Other") if changed else first
+    posts = [first, others, others, others]
+    responses = await asyncio.gather(
+        *(client.post("/api/v1/alerts", content=body, headers=keys.cap()) for body in posts)
+    )
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(201) == 1, [r.text for r in responses]
+    winner = posts[statuses.index(201)]
+    # Whichever post won, the others are replays of it (200) or conflicts (409).
+    expected = [
+        201 if s == 201 else 200 if body == winner else 409
+        for s, body in zip(statuses, posts, strict=True)
+    ]
+    assert statuses == expected, [r.text for r in responses]
+    assert await count(context, Alert) == 1
+    assert await count(context, AlertDocument) == 1
