@@ -10,7 +10,14 @@ What this adapter does differently from what the API invites, and why:
   number. A POST can hang (a race in osmo-cbc), so the client gives up after
   `timeout_s` and tries once more; a 409 then means the first attempt landed.
 * "No peers" is a 200 with an empty body after ~15 s: reported as transient,
-  with that explanation, rather than as success.
+  with that explanation, rather than as success. osmo-cbc keeps such a message
+  stored, so the adapter DELETEs it first: the retry then creates it afresh
+  instead of reading osmo-cbc's 409 as "already on the air".
+* ECBE has no GET, so a 409 cannot be checked against osmo-cbc. It is taken as
+  "already there" only when this adapter's own earlier POST of the same message
+  had an unknown outcome (no answer) or was created; any other 409 (a leftover
+  whose clean-up failed, a POST made before a restart) is resolved by deleting
+  the stored message and creating it again, so that the answer is known.
 """
 
 from __future__ import annotations
@@ -54,7 +61,7 @@ class EcbeConfig(BaseModel):
     message is refused with a permanent error.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     base_url: str
     cbe_name: str = "tocsin"
@@ -80,6 +87,9 @@ class EcbeCbc:
         self._config = config
         self._client = client
         self._url = config.base_url.rstrip("/") + API_PREFIX
+        # What this adapter posted that osmo-cbc may hold: message identifier ->
+        # serial number. Only these make a 409 trustworthy (ECBE cannot be asked).
+        self._posted: dict[int, int] = {}
 
     async def submit(
         self,
@@ -89,11 +99,13 @@ class EcbeCbc:
         idempotency_key: str,
         schedule: BroadcastSchedule = DEFAULT_SCHEDULE,
     ) -> Submission:
-        """POST the message; a 409 on any attempt is taken as "already there".
+        """POST the message; a 409 is "already there" only after our own earlier POST.
 
         The idempotency key is not sent (ECBE has none); osmo-cbc identifies a
-        message by its message identifier, which is what makes 409 safe to read
-        as an earlier attempt of ours.
+        message by its message identifier. A 409 is read as an earlier attempt
+        of ours when this adapter posted the same message (same identifier and
+        serial number) and got no answer or a 201; otherwise the stored message
+        is deleted and created again (see the module docstring).
 
         Raises:
             PermanentChannelError: cells were targeted and PLMN-wide fallback is
@@ -102,7 +114,11 @@ class EcbeCbc:
         """
         if not targets.plmn_wide and not self._config.plmn_wide_for_cell_targets:
             raise PermanentChannelError("osmo-cbc can only broadcast PLMN-wide, cells were asked")
-        already = await self._create(ecbe_message(message, schedule, self._config))
+        already = await self._create(
+            message.message_identifier,
+            message.serial_number.encode(),
+            ecbe_message(message, schedule, self._config),
+        )
         return Submission(
             cbc=self.kind,
             idempotency_key=idempotency_key,
@@ -144,16 +160,21 @@ class EcbeCbc:
             PermanentChannelError: any other refusal.
         """
         for remote_id in submission.remote_ids:
-            what = f"osmo-cbc DELETE /message/{remote_id}"
-            response = await send(
-                self._client,
-                "DELETE",
-                f"{self._url}/message/{remote_id}",
-                timeout_s=self._config.timeout_s,
-                what=what,
-            )
-            if response.status_code not in (200, 204, 404):
-                raise status_error(response, what)
+            await self._delete(remote_id)
+
+    async def _delete(self, remote_id: str) -> None:
+        what = f"osmo-cbc DELETE /message/{remote_id}"
+        if remote_id.isdigit():
+            self._posted.pop(int(remote_id), None)  # whatever happens, no longer known
+        response = await send(
+            self._client,
+            "DELETE",
+            f"{self._url}/message/{remote_id}",
+            timeout_s=self._config.timeout_s,
+            what=what,
+        )
+        if response.status_code not in (200, 204, 404):
+            raise status_error(response, what)
 
     async def check(self) -> LinkStatus:
         """GET the message collection: osmo-cbc's 404 (no such verb) proves it is up."""
@@ -171,38 +192,74 @@ class EcbeCbc:
         latency = time.monotonic() - started
         return LinkStatus(True, latency, f"ECBE answered HTTP {response.status_code}")
 
-    async def _create(self, body: dict[str, Any]) -> bool:
-        """POST, retrying once on no answer. True when osmo-cbc already had the message."""
+    async def _create(self, message_id: int, serial: int, body: dict[str, Any]) -> bool:
+        """POST, retrying on no answer. True when osmo-cbc already had our message.
+
+        Raises:
+            TransientChannelError: no answer to any attempt, no peers (the stored
+                message is deleted first), or a 409 that stays after re-creating.
+            PermanentChannelError: osmo-cbc refused the message.
+        """
         what = "osmo-cbc POST /message"
         last: TransientChannelError | None = None
-        for _ in range(self._config.post_attempts):
+        recreated = False
+        attempts = 0
+        while attempts < self._config.post_attempts:
+            attempts += 1
             try:
-                response = await send(
-                    self._client,
-                    "POST",
-                    f"{self._url}/message",
-                    timeout_s=self._config.timeout_s,
-                    what=what,
-                    json=body,
-                )
+                response = await self._post(body, what)
             except TransientChannelError as exc:
                 last = exc  # the POST may have landed: the next attempt's 409 will say so
+                self._posted[message_id] = serial
                 continue
-            return _created(response, what)
+            if response.status_code != 409:
+                return await self._answered(message_id, serial, response, what)
+            if self._posted.get(message_id) == serial:
+                return True  # our own earlier POST of this very message landed
+            if recreated:
+                raise TransientChannelError(
+                    f"{what}: HTTP 409 again after deleting message {message_id}:"
+                    " osmo-cbc still holds it"
+                )
+            # Not known to be ours: delete what osmo-cbc holds and create it afresh.
+            await self._delete(str(message_id))
+            recreated = True
+            attempts -= 1  # the re-creation is not a retry of a lost POST
         raise last or TransientChannelError(f"{what}: no attempt was made")
 
-
-def _created(response: httpx.Response, what: str) -> bool:
-    if response.status_code == 409:
-        return True
-    if response.status_code == 200 and not response.content.strip():
-        raise TransientChannelError(
-            f"{what}: HTTP 200 with an empty body: osmo-cbc has no connected BSC/MME/AMF peer"
-            " (its 15 s timer ran out); nothing is being broadcast"
+    async def _post(self, body: dict[str, Any], what: str) -> httpx.Response:
+        return await send(
+            self._client,
+            "POST",
+            f"{self._url}/message",
+            timeout_s=self._config.timeout_s,
+            what=what,
+            json=body,
         )
-    if 200 <= response.status_code < 300:
-        return False
-    raise status_error(response, what)
+
+    async def _answered(
+        self, message_id: int, serial: int, response: httpx.Response, what: str
+    ) -> bool:
+        """Read a POST answer other than 409; on "no peers", delete the stored message."""
+        if response.status_code == 200 and not response.content.strip():
+            self._posted.pop(message_id, None)
+            problem = (
+                f"{what}: HTTP 200 with an empty body: osmo-cbc has no connected BSC/MME/AMF"
+                " peer (its 15 s timer ran out); nothing is being broadcast"
+            )
+            try:
+                await self._delete(str(message_id))
+            except (TransientChannelError, PermanentChannelError) as exc:
+                # Not in _posted: the next POST's 409 is not taken on trust.
+                raise TransientChannelError(
+                    f"{problem}; deleting the stored message failed too ({exc})"
+                ) from exc
+            raise TransientChannelError(problem)
+        if 200 <= response.status_code < 300:
+            self._posted[message_id] = serial
+            return False
+        self._posted.pop(message_id, None)
+        raise status_error(response, what)
 
 
 def ecbe_message(

@@ -114,6 +114,112 @@ async def test_no_peers_is_transient_with_a_clear_message(
         await adapter(simulator, client).submit(make_message(), targets=PLMN, idempotency_key="k")
 
 
+async def test_no_peers_then_a_retry_creates_the_message_afresh_not_already_there(
+    simulator: CbcSimulator, client: httpx.AsyncClient
+) -> None:
+    """osmo-cbc keeps a no-peers message stored: left there, the retry's 409 would read as
+    "submitted" with nothing on the air."""
+    cbc = adapter(simulator, client)
+    simulator.no_peers = True
+    with pytest.raises(TransientChannelError, match="no connected BSC/MME/AMF peer"):
+        await cbc.submit(make_message(), targets=PLMN, idempotency_key="k")
+    assert simulator.messages == {}  # deleted before the error was raised
+    assert simulator.requests[-2:] == [
+        "POST /api/ecbe/v1/message",
+        "DELETE /api/ecbe/v1/message/4371",
+    ]
+    simulator.no_peers = False
+    retried = await cbc.submit(make_message(), targets=PLMN, idempotency_key="k")
+    assert not retried.already_active
+    assert list(simulator.messages) == [4371]
+
+
+async def test_no_peers_whose_clean_up_fails_is_not_trusted_on_the_next_409(
+    simulator: CbcSimulator, client: httpx.AsyncClient
+) -> None:
+    cbc = adapter(simulator, client)
+    simulator.no_peers = True
+    simulator.fail_next(1, 503, skip=1)  # the POST answers "no peers", its DELETE gets 503
+    with pytest.raises(TransientChannelError, match="deleting the stored message failed"):
+        await cbc.submit(make_message(), targets=PLMN, idempotency_key="k")
+    assert list(simulator.messages) == [4371]  # still stored, nothing on the air
+    simulator.no_peers = False
+    retried = await cbc.submit(make_message(), targets=PLMN, idempotency_key="k")
+    assert not retried.already_active  # the 409 led to DELETE + POST, not to "submitted"
+    assert simulator.requests[-3:] == [
+        "POST /api/ecbe/v1/message",
+        "DELETE /api/ecbe/v1/message/4371",
+        "POST /api/ecbe/v1/message",
+    ]
+
+
+async def test_a_409_not_preceded_by_our_own_post_is_resolved_by_recreating(
+    simulator: CbcSimulator, client: httpx.AsyncClient
+) -> None:
+    """A POST made before a restart (another adapter): its state is unknown, ECBE has no GET."""
+    await adapter(simulator, client).submit(make_message(), targets=PLMN, idempotency_key="k")
+    again = await adapter(simulator, client).submit(
+        make_message(), targets=PLMN, idempotency_key="k"
+    )
+    assert not again.already_active
+    assert list(simulator.messages) == [4371]
+    assert simulator.requests[-2:] == [
+        "DELETE /api/ecbe/v1/message/4371",
+        "POST /api/ecbe/v1/message",
+    ]
+
+
+async def test_a_409_that_survives_the_delete_is_transient(
+    simulator: CbcSimulator, client: httpx.AsyncClient
+) -> None:
+    other = replace(make_message(), serial_number=make_message().serial_number.next_update())
+    await adapter(simulator, client).submit(other, targets=PLMN, idempotency_key="x")
+    simulator.fail_next(1, 409, skip=2)  # first POST 409, DELETE 200, second POST 409
+    with pytest.raises(TransientChannelError, match="409 again"):
+        await adapter(simulator, client).submit(make_message(), targets=PLMN, idempotency_key="k")
+
+
+async def test_cancel_with_no_peers_is_accepted(
+    simulator: CbcSimulator, client: httpx.AsyncClient
+) -> None:
+    cbc = adapter(simulator, client)
+    submission = await cbc.submit(make_message(), targets=PLMN, idempotency_key="k")
+    simulator.no_peers = True  # DELETE: 200 with an empty body after the timer
+    await cbc.cancel(submission)
+    assert simulator.messages == {}
+    assert simulator.requests[-1] == "DELETE /api/ecbe/v1/message/4371"
+
+
+async def test_ucs2_message_over_ecbe_reads_back_page_by_page(
+    simulator: CbcSimulator, client: httpx.AsyncClient
+) -> None:
+    text = "Zażółć gęślą jaźń. Ewakuacja: opuść budynek natychmiast! " * 2
+    message = make_message(text, language="pl")
+    assert (message.dcs, len(message.pages) > 1) == (0x11, True)
+    await adapter(simulator, client).submit(message, targets=PLMN, idempotency_key="k")
+    stored = simulator.messages[4371]
+    assert stored.dcs == message.dcs
+    assert "".join(stored.texts) == message.text
+    body = ecbe_message(message, BroadcastSchedule(), EcbeConfig(base_url="http://x"))
+    assert "payload_decoded" not in json.dumps(body)  # osmo-cbc's UCS2 path is broken
+
+
+async def test_non_json_body_and_long_repetition_period(
+    simulator: CbcSimulator, client: httpx.AsyncClient
+) -> None:
+    response = await client.post(f"{simulator.base_url}/api/ecbe/v1/message", content=b"x")
+    assert (response.status_code, response.text) == (400, "REST: No JSON Body")
+    simulator.errors.clear()
+    with pytest.raises(PermanentChannelError, match="4095"):
+        ecbe_message(
+            make_message(), BroadcastSchedule(repetition_period_s=4096), EcbeConfig(base_url="x")
+        )
+    long = BroadcastSchedule(warning_period_s=100_000)
+    assert ecbe_message(make_message(), long, EcbeConfig(base_url="x"))["warning_period_sec"] == (
+        65535
+    )
+
+
 @pytest.mark.parametrize("status", [500, 502, 503])
 async def test_server_errors_are_transient(
     simulator: CbcSimulator, client: httpx.AsyncClient, status: int
