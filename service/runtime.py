@@ -10,9 +10,10 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Annotated
+from types import FrameType
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -134,8 +135,7 @@ def serve(
                 show_try_it(console, settings.public_url, keys, sample)
                 await stack.until_stopped()
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run())
+    run_until_interrupted(run)
 
 
 def demo(
@@ -163,8 +163,32 @@ def demo(
                 console.print("\nServing (simulators too); press Ctrl-C to stop.")
                 await stack.until_stopped()
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run())
+    run_until_interrupted(run)
+
+
+def run_until_interrupted(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """`asyncio.run(main())`, with SIGTERM handled like Ctrl-C.
+
+    uvicorn catches SIGTERM, shuts the API down, then raises the signal again.
+    Left to its default action, that kills the process before the `finally`
+    blocks stop the worker and the embedded Redis (`docker stop` and systemd
+    send SIGTERM); passed to the Ctrl-C handler, the main task is cancelled
+    and every cleanup runs.
+    """
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(main())
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler):
+        handler(signal.SIGINT, frame)  # asyncio's own: cancels the main task once
+        return
+    raise KeyboardInterrupt
 
 
 def _with_address(settings: Settings, host: str | None, port: int | None) -> Settings:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 TOCSIN = str(Path(sys.executable).with_name("tocsin"))
 
@@ -73,7 +74,11 @@ def test_demo_dispatches_an_alert_its_update_and_cancel_then_exits(tmp_path: Pat
     assert again.returncode == 0, again.stderr  # reruns reuse the demo network
 
 
-def test_serve_answers_and_stops_embedded_redis_on_ctrl_c(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_serve_answers_and_stops_embedded_redis_on_ctrl_c_or_sigterm(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    """SIGTERM is what `docker stop` and systemd send: it must clean up like Ctrl-C."""
     port = free_port()
     server = subprocess.Popen(
         [TOCSIN, "serve"],
@@ -93,7 +98,7 @@ def test_serve_answers_and_stops_embedded_redis_on_ctrl_c(tmp_path: Path) -> Non
                 time.sleep(0.2)
         redis_pid = embedded_redis_pid(tmp_path / "data")
         assert alive(redis_pid)
-        server.send_signal(signal.SIGINT)
+        server.send_signal(signum)
         server.wait(timeout=60)
     finally:
         if server.poll() is None:
