@@ -420,6 +420,9 @@ class SmsHttpSimulator:
         job_id = request.path_params["job_id"]
         if not self._signature_ok(request, b""):
             return _problem(401, "bad signature")
+        refused = await self._gate(request, 1)
+        if refused is not None:
+            return refused
         if self.location_jobs.pop(job_id, None) is None:
             return _problem(404, f"no job {job_id}")
         self.cancelled_jobs.append(job_id)

@@ -12,7 +12,11 @@ How a report finds its message (docs/sms.md, "Correlation"):
   report on its own messages (a row not yet marked with its gateway, because
   the report overtook the submission result, is accepted).
 
-Everything else is kept once in `unmatched_receipts`.
+Everything else is kept once in `unmatched_receipts`. That includes the
+reports on an operator's location job (their `correlation_id` is the job's
+dispatch id; there are no SMS rows, the operator chose the handsets): they
+are kept once per handset message under `<dispatch id>/<gateway message id>`
+and do not count in the alert's SMS totals.
 """
 
 from __future__ import annotations
@@ -88,9 +92,22 @@ async def _rows_by_message_id(
     return found
 
 
+def unmatched_reference(receipt: DeliveryReceipt) -> str:
+    """The key an unmatched report is kept under (once per gateway and key).
+
+    A report naming something that is not one of our SMS rows (an operator
+    location job's dispatch id) together with the gateway's own message id is
+    kept per handset message, `<correlation id>/<message id>`, not once per job.
+    """
+    cid, message_id = receipt.correlation_id, receipt.gateway_message_id
+    if cid and message_id and row_id(cid) is None:
+        return f"{cid}/{message_id}"
+    return cid or f"msgid:{message_id}"
+
+
 def _unmatched(item: IncomingReceipt) -> dict[str, Any]:
     receipt = item.receipt
-    reference = receipt.correlation_id or f"msgid:{receipt.gateway_message_id}"
+    reference = unmatched_reference(receipt)
     return {
         "gateway": item.gateway,
         "reference": reference[:_REFERENCE_LIMIT],

@@ -25,6 +25,7 @@ from service.dispatch import events, repository
 from service.dispatch.content import facts_of, is_additional_language
 from service.dispatch.models import Action, Channel, Dispatch, DispatchState
 from service.dispatch.scheduling import schedule_dispatch
+from service.dispatch.sms_location import plan_stops
 from service.dispatch.sms_plan import plan_all_clear, plan_sms
 from service.network.channels import CellBroadcastSettings, ChannelsConfig
 from service.network.models import Operator, Targeting
@@ -70,6 +71,9 @@ async def plan_cancel(session: AsyncSession, cancel: Alert, chains: set[str]) ->
         for live in await repository.live_broadcasts(session, chains)
     ]
     planned = [kill for kill in kills if kill is not None]
+    planned += await plan_stops(
+        session, chains, alert_id=cancel.id, reason=f"cancelled by {cancel.id}"
+    )
     operators = await repository.operators_with_channels(session)
     planned += await plan_all_clear(session, cancel, chains, operators)
     for dispatch in planned:

@@ -15,6 +15,7 @@ from service.dispatch.content import load_cap
 from service.dispatch.planner import plan_alert, plan_cancel, plan_kill
 from service.dispatch.progress import WORKER, after_success
 from service.dispatch.scheduling import schedule_dispatch
+from service.dispatch.sms_location import plan_expired_stops
 from service.queue.names import dispatch_job_id
 
 
@@ -70,6 +71,8 @@ async def expire_broadcasts(ctx: AppContext) -> list[str]:
                     session, alert, AlertState.EXPIRED, actor=WORKER, reason="expired"
                 )
                 events.record(session, "alert.expired", alert_id=alert.id)
+        # Operator location-SMS jobs past their expiry are stopped too (DELETE, durably).
+        job_ids += await plan_expired_stops(session, utcnow())
     return job_ids
 
 

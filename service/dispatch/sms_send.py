@@ -38,6 +38,7 @@ from service.dispatch.outcomes import MAX_ATTEMPTS, Failed, Outcome, RetryLater,
 from service.dispatch.progress import after_success
 from service.dispatch.registry import ChannelRegistry
 from service.dispatch.scheduling import schedule_dispatch
+from service.dispatch.sms_location import is_location_stop, plan_stop, run_location_stop
 from service.network.channels import ChannelsConfig, SmsSettings
 from service.network.models import Operator
 
@@ -48,7 +49,12 @@ _STOPPED = {AlertState.CANCELLED, AlertState.EXPIRED, AlertState.COMPLETED, Aler
 async def run_sms_batch(
     ctx: AppContext, registry: ChannelRegistry, dispatch_id: str, attempt: int
 ) -> Outcome:
-    """Carry out attempt `attempt` of an SMS batch."""
+    """Carry out attempt `attempt` of an SMS batch (or of the stop of a location job)."""
+    async with transaction(ctx.sessions) as session:
+        dispatch = await repository.get(session, dispatch_id)
+        stop = dispatch is not None and is_location_stop(dispatch)
+    if stop:
+        return await run_location_stop(ctx, registry, dispatch_id, attempt)
     claimed = await _claim(ctx, dispatch_id, attempt)
     if claimed is None:
         return Sent()
@@ -162,12 +168,44 @@ async def _send_location_job(
         reason = "location-based SMS needs an http-json gateway"
         return await _finish(ctx, dispatch_id, DispatchState.FAILED, reason)
     try:
-        await gateway.submit_location_job(job)
+        job_id = await gateway.submit_location_job(job)
     except TransientChannelError as exc:
         return await _retry_or_fail(ctx, dispatch_id, attempt, str(exc))
     except ChannelError as exc:
         return await _finish(ctx, dispatch_id, DispatchState.FAILED, f"refused: {exc}")
-    return await _finish(ctx, dispatch_id, DispatchState.SUBMITTED, None)
+    return await _location_submitted(ctx, dispatch_id, gateway.name, job_id, job.expires_at)
+
+
+async def _location_submitted(
+    ctx: AppContext, dispatch_id: str, gateway: str, job_id: str, expires_at: dt.datetime
+) -> Outcome:
+    """The operator runs the job now: keep its id, so a Cancel or the expiry can stop it."""
+    async with transaction(ctx.sessions) as session:
+        dispatch = await repository.get_for_update(session, dispatch_id)
+        assert dispatch is not None
+        cancelled_meanwhile = dispatch.state == DispatchState.CANCELLED
+        dispatch.result = {"job_id": job_id, "gateway": gateway}
+        dispatch.endpoint = gateway
+        dispatch.live = True
+        dispatch.expires_at = expires_at
+        dispatch.submitted_at = utcnow()
+        dispatch.heartbeat_at = None
+        if not cancelled_meanwhile:
+            dispatch.state = dispatch.submitted_state
+            dispatch.last_error = None
+        session.add(dispatch)
+        events.record(
+            session, "dispatch.submitted", alert_id=dispatch.alert_id, dispatch=dispatch, job=job_id
+        )
+        job_ids: list[str] = []
+        if cancelled_meanwhile:  # a Cancel or Update came while it was being sent: stop it
+            reason = dispatch.last_error or "cancelled while being sent"
+            stop = await plan_stop(session, dispatch, alert_id=dispatch.alert_id, reason=reason)
+            if stop is not None:
+                job_ids.append(schedule_dispatch(session, stop))
+        else:
+            await after_success(session, dispatch)
+    return Sent(tuple(job_ids))
 
 
 def _texts(cap: CapAlert, settings: SmsSettings) -> dict[str, str]:

@@ -253,3 +253,69 @@ async def test_operator_mode_never_sends_a_test_or_exercise_to_the_cells(
     assert [d for d in dispatches if d.alert_id == alert["id"]] == []
     assert any("Exercise/Test" in str(e.detail.get("reason")) for e in skipped)
     assert not simulator.location_jobs
+
+
+def _operator_mode(sms_url: str) -> Any:
+    channels = channels_for([], sms_url)
+    assert channels.sms is not None
+    return channels.model_copy(update={"sms": channels.sms.model_copy(update={"mode": "operator"})})
+
+
+async def test_a_cancel_stops_the_operators_location_job(
+    app_context: AppContext,
+    api: httpx.AsyncClient,
+    keys: Keys,
+    sms_sim: tuple[SmsHttpSimulator, str],
+) -> None:
+    simulator, sms_url = sms_sim
+    await make_network(app_context, "faiba", _operator_mode(sms_url))
+    async with running_worker(app_context):
+        alert = await post(api, keys, cap_alert("lbc-1", expires=FAR, polygon=NAIROBI_POLYGON))
+        summary = await eventually(lambda: _active(api, keys, alert["id"]))
+        (job_id,) = simulator.location_jobs
+        assert summary["dispatches"][0]["live"] is True
+        simulator.fail_next(1, 503)  # the first DELETE fails: the stop is retried
+        cancel = cap_alert(
+            "lbc-2",
+            msg_type="Cancel",
+            sent="2026-11-22T10:10:00+00:00",
+            references=reference_to("lbc-1"),
+            expires=FAR,
+        )
+        cancelled = await post(api, keys, cancel)
+        final = await eventually(lambda: _state(api, keys, cancelled["id"], "completed"))
+    assert simulator.cancelled_jobs == [job_id]
+    assert not simulator.location_jobs
+    (stop,) = final["dispatches"]
+    assert (stop["channel"], stop["action"], stop["state"]) == ("lbsms", "kill", "delivered")
+    after = await delivery(api, keys, alert["id"])
+    assert after["dispatches"][0]["live"] is False
+
+
+async def test_an_expired_location_job_is_stopped(
+    app_context: AppContext,
+    api: httpx.AsyncClient,
+    keys: Keys,
+    sms_sim: tuple[SmsHttpSimulator, str],
+) -> None:
+    import datetime as dt
+
+    from sqlmodel import select
+
+    from service.dispatch.models import Dispatch
+    from service.dispatch.service import expire_broadcasts
+
+    simulator, sms_url = sms_sim
+    await make_network(app_context, "faiba", _operator_mode(sms_url))
+    async with running_worker(app_context):
+        alert = await post(api, keys, cap_alert("lbe-1", expires=FAR, polygon=NAIROBI_POLYGON))
+        await eventually(lambda: _active(api, keys, alert["id"]))
+        async with transaction(app_context.sessions) as session:
+            (job,) = (await session.exec(select(Dispatch))).all()
+            assert job.expires_at is not None
+            job.expires_at = job.expires_at.replace(year=2020) - dt.timedelta(days=1)
+            session.add(job)
+        assert await expire_broadcasts(app_context)  # the sweep's step: a stop is planned
+        assert await expire_broadcasts(app_context) == []  # once
+        await eventually(lambda: simulator.cancelled_jobs)
+    assert not simulator.location_jobs

@@ -261,3 +261,22 @@ async def test_a_report_the_database_refused_is_answered_503(
     assert (await message(ready, row_id)).state == SmsState.SUBMITTED
     assert (await client.get(url)).json()["applied"] == 1
     assert (await message(ready, row_id)).state == SmsState.DELIVERED
+
+
+async def test_location_job_reports_are_kept_per_handset(
+    ready: AppContext, client: httpx.AsyncClient
+) -> None:
+    """A location job's reports name its dispatch id: kept once per handset message."""
+    job = "0f" * 16  # a dispatch id, not an SMS row
+    body, headers = signed(
+        [
+            {"correlation_id": job, "gateway_message_id": "h1", "state": "delivered"},
+            {"correlation_id": job, "gateway_message_id": "h2", "state": "delivered"},
+            {"correlation_id": job, "gateway_message_id": "h1", "state": "delivered"},
+        ]
+    )
+    response = await client.post("/api/v1/receipts/http/j1", content=body, headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["unmatched"] == 3
+    kept = sorted(u.reference for u in await unmatched(ready))
+    assert kept == [f"{job}/h1", f"{job}/h2"]
