@@ -26,7 +26,7 @@ from service.dispatch.content import facts_of, is_additional_language
 from service.dispatch.models import Action, Channel, Dispatch, DispatchState
 from service.dispatch.scheduling import schedule_dispatch
 from service.dispatch.sms_location import plan_stops
-from service.dispatch.sms_plan import plan_all_clear, plan_sms
+from service.dispatch.sms_plan import plan_all_clear, plan_sms, stop_queued_sms
 from service.network.channels import CellBroadcastSettings, ChannelsConfig
 from service.network.models import Operator, Targeting
 
@@ -45,6 +45,9 @@ async def plan_alert(session: AsyncSession, alert: Alert, cap: CapAlert) -> list
     chains = {alert.chain_id, *await _referenced_chains(session, alert)}
     targetings = await repository.targetings(session, alert.id)
     planned: list[Dispatch] = []
+    if alert.msg_type == "Update":
+        # The old text stops where it was not sent yet; the Update plans its own SMS.
+        planned += await _stop_superseded_sms(session, alert, chains)
     for operator in await repository.operators_with_channels(session):
         config = ChannelsConfig.model_validate(operator.channels)
         targeting = targetings.get(operator.id)
@@ -65,7 +68,7 @@ async def plan_cancel(session: AsyncSession, cancel: Alert, chains: set[str]) ->
     for dispatch in await repository.open_dispatches(session, chains, exclude_alert=cancel.id):
         _cancel_unsent(session, dispatch, f"cancelled by {cancel.id}")
         if dispatch.channel == Channel.SMS:
-            await repository.cancel_queued_sms(session, dispatch.id)
+            await stop_queued_sms(session, dispatch.id)
     kills = [
         await plan_kill(session, live, alert_id=cancel.id, reason=f"cancelled by {cancel.id}")
         for live in await repository.live_broadcasts(session, chains)
@@ -80,6 +83,18 @@ async def plan_cancel(session: AsyncSession, cancel: Alert, chains: set[str]) ->
         schedule_dispatch(session, dispatch)
     events.record(session, "alert.planned", alert_id=cancel.id, dispatches=len(planned))
     return planned
+
+
+async def _stop_superseded_sms(
+    session: AsyncSession, update: Alert, chains: set[str]
+) -> list[Dispatch]:
+    """An Update: the chain's SMS batches not yet sent stop, its location jobs are stopped."""
+    reason = f"superseded by update {update.id}"
+    for dispatch in await repository.open_dispatches(session, chains, exclude_alert=update.id):
+        if dispatch.channel in (Channel.SMS, Channel.OPERATOR_SMS):
+            _cancel_unsent(session, dispatch, reason)
+            await stop_queued_sms(session, dispatch.id)
+    return await plan_stops(session, chains, alert_id=update.id, reason=reason)
 
 
 async def plan_kill(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import and_, func, insert
+from sqlalchemy import and_, case, func, insert, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -218,4 +218,26 @@ async def _write_recipients(
             }
             for msisdn, language in batch
         ],
+    )
+
+
+async def stop_queued_sms(session: AsyncSession, dispatch_id: str) -> None:
+    """Recipients of a batch not yet handed to a gateway will not get it (Cancel, Update).
+
+    A queued recipient still tied to a gateway is one whose last attempt had an
+    ambiguous outcome (docs/dispatch.md): it may have the SMS, so it is
+    `unknown`, not `cancelled`.
+    """
+    table = SmsMessage.__table__  # type: ignore[attr-defined]
+    maybe_sent = col(SmsMessage.gateway).is_not(None)
+    await session.exec(
+        update(SmsMessage)
+        .where(
+            col(SmsMessage.dispatch_id) == dispatch_id,
+            col(SmsMessage.state) == SmsState.QUEUED.value,
+        )
+        .values(
+            state=case((maybe_sent, SmsState.UNKNOWN.value), else_=SmsState.CANCELLED.value),
+            final_at=case((maybe_sent, table.c.final_at), else_=utcnow()),
+        )
     )

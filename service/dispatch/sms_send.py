@@ -303,6 +303,7 @@ async def _record(
             row["new_submitted_at"] = now
         elif isinstance(outcome, TransientChannelError):
             state = SmsState.QUEUED  # never handed over: safe to send later
+            row["new_gateway"] = message.gateway  # not this gateway's: a queued row has none
             transient = str(outcome)
         else:
             assert isinstance(outcome, PermanentChannelError | ChannelError)
