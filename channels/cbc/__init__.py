@@ -24,7 +24,10 @@ from channels.cbc.jobs import (
     build_jobs,
     parse_status_report,
     sign,
+    sign_request,
+    signed_request_headers,
     verify,
+    verify_request,
 )
 
 __all__ = [
@@ -47,5 +50,8 @@ __all__ = [
     "ecbe_message",
     "parse_status_report",
     "sign",
+    "sign_request",
+    "signed_request_headers",
     "verify",
+    "verify_request",
 ]

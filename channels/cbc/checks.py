@@ -13,10 +13,11 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import ValidationError
 
-from channels.cbc.jobs import IDEMPOTENCY_HEADER, CbcJob, InvalidSignature, verify
+from channels.cbc.jobs import IDEMPOTENCY_HEADER, CbcJob, InvalidSignature, verify_request
 from channels.cbs.decoder import PageDecodeError, decode_content
 from channels.cbs.wac_decoder import WacDecodeError, decode_warning_area
 
@@ -83,8 +84,42 @@ def check_ecbe_message(body: bytes) -> EcbeMessage:
     return EcbeMessage(message_id, serial, repetition, count, dcs, texts, language, warning)
 
 
+def request_target(scope: Mapping[str, Any]) -> str:
+    """The request target of an ASGI request as the client sent it: raw path and query."""
+    raw = scope.get("raw_path")
+    path = raw.decode("latin-1") if raw else quote(scope["path"])
+    query = scope.get("query_string", b"").decode("latin-1")
+    return f"{path}?{query}" if query else path
+
+
+def check_signature(
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    method: str,
+    target: str,
+    secret: str,
+    now: float,
+) -> None:
+    """Verify a request's signature over method, target, Idempotency-Key and body.
+
+    Raises:
+        RequestRejected: 401 with the reason.
+    """
+    try:
+        verify_request(secret, headers, body, method=method, target=target, now=now)
+    except InvalidSignature as exc:
+        raise RequestRejected(401, f"signature rejected: {exc}") from None
+
+
 def check_job(
-    body: bytes, headers: Mapping[str, str], *, secret: str, now: float
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    method: str,
+    target: str,
+    secret: str,
+    now: float,
 ) -> tuple[CbcJob, str]:
     """Verify, parse and check a job; returns the job and the text phones would show.
 
@@ -92,10 +127,7 @@ def check_job(
         RequestRejected: 401 for a bad signature; 400 for an invalid body, a
             key that differs from the Idempotency-Key header, or a bad page or WAC.
     """
-    try:
-        verify(secret, headers, body, now=now)
-    except InvalidSignature as exc:
-        raise RequestRejected(401, f"signature rejected: {exc}") from None
+    check_signature(body, headers, method=method, target=target, secret=secret, now=now)
     try:
         job = CbcJob.model_validate_json(body)
     except ValidationError as exc:

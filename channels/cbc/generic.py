@@ -3,7 +3,8 @@
 Submit is `POST /jobs`, replace is `PUT /jobs/{key}`, cancel is
 `DELETE /jobs/{key}`, the link test is `GET /health`. A retried request
 carries the same `Idempotency-Key` and body, which the CBC must answer with
-200 instead of creating a second broadcast.
+200 instead of creating a second broadcast. Every request is signed over its
+method, target, key and body (`channels.cbc.jobs.canonical_request`).
 """
 
 from __future__ import annotations
@@ -27,11 +28,10 @@ from channels.cbc.base import (
     check_replacement,
 )
 from channels.cbc.jobs import (
-    IDEMPOTENCY_HEADER,
     MAX_CELLS_PER_JOB,
     CbcJob,
     build_jobs,
-    signed_headers,
+    signed_request_headers,
 )
 from channels.cbc.transport import send, status_error
 from channels.cbs.message import CbsMessage
@@ -41,7 +41,7 @@ from channels.errors import PermanentChannelError, TransientChannelError
 class GenericCbcConfig(BaseModel):
     """One CBC gateway speaking the Tocsin job API."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     base_url: str
     secret: SecretStr
@@ -191,13 +191,15 @@ class GenericHttpCbc:
         self, method: str, path: str, body: bytes, *, key: str | None
     ) -> httpx.Response:
         secret = self._config.secret.get_secret_value()
-        headers = signed_headers(secret, int(self._clock()), body)
-        if key is not None:
-            headers[IDEMPOTENCY_HEADER] = key
+        url = httpx.URL(self._base + path)
+        target = url.raw_path.decode("ascii")  # path and query exactly as they go on the wire
+        headers = signed_request_headers(
+            secret, int(self._clock()), body, method=method, target=target, key=key
+        )
         return await send(
             self._client,
             method,
-            self._base + path,
+            url,
             timeout_s=self._config.timeout_s,
             what=f"CBC {method} {path}",
             content=body,

@@ -1,9 +1,19 @@
 """Tocsin's own CBC job format (docs/operators.md): the JSON, its signature, the status report.
 
 Operators whose CBC gateway takes JSON over HTTP implement this one format
-instead of Tocsin learning each vendor's. Every request and every status
-callback is signed with HMAC-SHA256 over "<timestamp>." + body, so both sides
-can reject forged or replayed messages with a shared secret and nothing else.
+instead of Tocsin learning each vendor's. Both directions are signed with
+HMAC-SHA256 and a shared secret, so both sides can reject forged or replayed
+messages with nothing else:
+
+* requests from Tocsin to the CBC sign timestamp, method, request target (path
+  and query as sent), Idempotency-Key and body, one per line
+  (`canonical_request`): a captured bodiless signature (a link test, a DELETE
+  of one job) cannot be replayed as a DELETE of another job;
+* status callbacks from the CBC sign "<timestamp>." + body. The body names
+  the job, its serial number and every cell, so it needs nothing more, and
+  Tocsin's public path may be rewritten by a proxy in front of it. The two
+  strings never coincide (a request's timestamp is followed by a newline, a
+  callback's by a dot), so neither signature validates as the other.
 """
 
 from __future__ import annotations
@@ -160,14 +170,83 @@ def part_key(key: str, index: int) -> str:
     return key if index == 1 else f"{key}-{index}"
 
 
+def canonical_request(
+    method: str, target: str, timestamp: int, key: str | None, body: bytes
+) -> bytes:
+    """What a request's signature covers: timestamp, METHOD, target, key, then the body.
+
+    `target` is the request target as sent on the wire: the path (percent-encoded
+    as sent, base URL path included) and, if there is one, "?" and the query.
+    A request without an Idempotency-Key signs an empty key line.
+    """
+    head = f"{timestamp}\n{method.upper()}\n{target}\n{key or ''}\n"
+    return head.encode() + body
+
+
+def sign_request(
+    secret: str, timestamp: int, body: bytes, *, method: str, target: str, key: str | None
+) -> str:
+    """The signature header value of a request: "sha256=" + hex HMAC of `canonical_request`."""
+    message = canonical_request(method, target, timestamp, key, body)
+    return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def signed_request_headers(
+    secret: str, timestamp: int, body: bytes, *, method: str, target: str, key: str | None
+) -> dict[str, str]:
+    """Content type, timestamp, Idempotency-Key (when given) and signature of a request."""
+    headers = {
+        "Content-Type": "application/json",
+        TIMESTAMP_HEADER: str(timestamp),
+        SIGNATURE_HEADER: sign_request(
+            secret, timestamp, body, method=method, target=target, key=key
+        ),
+    }
+    if key is not None:
+        headers[IDEMPOTENCY_HEADER] = key
+    return headers
+
+
+def verify_request(
+    secret: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    method: str,
+    target: str,
+    now: float,
+    tolerance_s: float = DEFAULT_TOLERANCE_S,
+) -> None:
+    """Check the signature of a request to a CBC (what a gateway does; the simulator does it).
+
+    The key signed is the request's own Idempotency-Key header (absent: empty).
+
+    Raises:
+        InvalidSignature: a header is missing or malformed, the timestamp is
+            more than `tolerance_s` from `now`, or the MAC does not match
+            the method, target, key and body.
+    """
+    timestamp = _fresh_timestamp(headers, now, tolerance_s)
+    expected = sign_request(
+        secret,
+        timestamp,
+        body,
+        method=method,
+        target=target,
+        key=headers.get(IDEMPOTENCY_HEADER),
+    )
+    if not hmac.compare_digest(expected, headers.get(SIGNATURE_HEADER, "")):
+        raise InvalidSignature("signature does not match the method, target, key and body")
+
+
 def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """The signature header value: "sha256=" + hex HMAC-SHA256 of "<timestamp>." + body."""
+    """A status callback's signature: "sha256=" + hex HMAC-SHA256 of "<timestamp>." + body."""
     mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
     return "sha256=" + mac.hexdigest()
 
 
 def signed_headers(secret: str, timestamp: int, body: bytes) -> dict[str, str]:
-    """Content type, timestamp and signature headers for a signed JSON body."""
+    """Content type, timestamp and signature headers of a status callback."""
     return {
         "Content-Type": "application/json",
         TIMESTAMP_HEADER: str(timestamp),
@@ -183,7 +262,7 @@ def verify(
     now: float,
     tolerance_s: float = DEFAULT_TOLERANCE_S,
 ) -> None:
-    """Check the signature headers of a request or callback (constant-time compare).
+    """Check the signature headers of a status callback (constant-time compare).
 
     `headers` must be case-insensitive (httpx, Starlette) or use the exact
     header names.
@@ -192,13 +271,18 @@ def verify(
         InvalidSignature: a header is missing or malformed, the timestamp is
             more than `tolerance_s` from `now`, or the MAC does not match.
     """
+    timestamp = _fresh_timestamp(headers, now, tolerance_s)
+    if not hmac.compare_digest(sign(secret, timestamp, body), headers.get(SIGNATURE_HEADER, "")):
+        raise InvalidSignature("signature does not match the body")
+
+
+def _fresh_timestamp(headers: Mapping[str, str], now: float, tolerance_s: float) -> int:
     timestamp, signature = headers.get(TIMESTAMP_HEADER), headers.get(SIGNATURE_HEADER)
     if not timestamp or not signature or not timestamp.isdigit():
         raise InvalidSignature(f"{TIMESTAMP_HEADER} and {SIGNATURE_HEADER} are required")
     if abs(now - int(timestamp)) > tolerance_s:
         raise InvalidSignature(f"timestamp {timestamp} is more than {tolerance_s:g} s from now")
-    if not hmac.compare_digest(sign(secret, int(timestamp), body), signature):
-        raise InvalidSignature("signature does not match the body")
+    return int(timestamp)
 
 
 def parse_status_report(

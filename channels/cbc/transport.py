@@ -18,7 +18,7 @@ from channels.errors import ChannelError, PermanentChannelError, TransientChanne
 async def send(
     client: httpx.AsyncClient,
     method: str,
-    url: str,
+    url: str | httpx.URL,
     *,
     timeout_s: float,
     what: str,

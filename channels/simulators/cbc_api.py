@@ -16,9 +16,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from channels.cbc.checks import EcbeMessage, RequestRejected, check_ecbe_message, check_job
+from channels.cbc.checks import (
+    EcbeMessage,
+    RequestRejected,
+    check_ecbe_message,
+    check_job,
+    check_signature,
+    request_target,
+)
 from channels.cbc.ecbe import API_PREFIX
-from channels.cbc.jobs import CbcJob, InvalidSignature, StatusReport, verify
+from channels.cbc.jobs import IDEMPOTENCY_HEADER, CbcJob, StatusReport
 from channels.simulators.cbc_callbacks import SimulatedJob, StatusReporter
 
 _OTHER_VERBS = ["GET", "PUT", "PATCH", "DELETE", "POST", "HEAD", "OPTIONS"]
@@ -106,7 +113,14 @@ class CbcApi:
     async def _checked(self, request: Request, what: str) -> tuple[CbcJob, str] | Response:
         body = await request.body()
         try:
-            return check_job(body, request.headers, secret=self.secret, now=time.time())
+            return check_job(
+                body,
+                request.headers,
+                method=request.method,
+                target=request_target(request.scope),
+                secret=self.secret,
+                now=time.time(),
+            )
         except RequestRejected as exc:
             return self._reject(what, exc)
 
@@ -145,6 +159,9 @@ class CbcApi:
         key = request.path_params["key"]
         if (denied := self._unsigned(request, b"", f"DELETE /jobs/{key}")) is not None:
             return denied
+        if request.headers.get(IDEMPOTENCY_HEADER) != key:
+            problem = RequestRejected(400, f"{IDEMPOTENCY_HEADER} must equal the job key {key!r}")
+            return self._reject(f"DELETE /jobs/{key}", problem)
         live = self.jobs.pop(key, None)
         if live is None:
             return JSONResponse({"key": key, "error": "unknown job"}, 404)
@@ -166,9 +183,16 @@ class CbcApi:
 
     def _unsigned(self, request: Request, body: bytes, what: str) -> Response | None:
         try:
-            verify(self.secret, request.headers, body, now=time.time())
-        except InvalidSignature as exc:
-            return self._reject(what, RequestRejected(401, f"signature rejected: {exc}"))
+            check_signature(
+                body,
+                request.headers,
+                method=request.method,
+                target=request_target(request.scope),
+                secret=self.secret,
+                now=time.time(),
+            )
+        except RequestRejected as exc:
+            return self._reject(what, exc)
         return None
 
     def _reject(self, what: str, exc: RequestRejected) -> Response:

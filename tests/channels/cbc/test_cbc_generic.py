@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import time
 
 import httpx
 import pytest
@@ -18,9 +19,12 @@ from channels.cbc import (
     GenericCbcConfig,
     GenericHttpCbc,
     InvalidSignature,
+    Submission,
     build_jobs,
     sign,
+    signed_request_headers,
     verify,
+    verify_request,
 )
 from channels.cbs import WarningArea, encode_warning_area
 from channels.errors import PermanentChannelError, TransientChannelError
@@ -36,7 +40,7 @@ def adapter(
     return GenericHttpCbc(config, client)
 
 
-def test_signature_is_hmac_sha256_over_timestamp_dot_body() -> None:
+def test_callback_signature_is_hmac_sha256_over_timestamp_dot_body() -> None:
     body = b'{"key":"a"}'
     expected = hmac.new(b"k", b"1700000000." + body, hashlib.sha256).hexdigest()
     assert sign("k", 1700000000, body) == "sha256=" + expected
@@ -48,6 +52,79 @@ def test_signature_is_hmac_sha256_over_timestamp_dot_body() -> None:
         verify("k", headers, body, now=1700000301)
     with pytest.raises(InvalidSignature, match="required"):
         verify("k", {}, body, now=1700000000)
+
+
+def test_request_signature_covers_method_target_key_and_body() -> None:
+    signed = b"1700000000\nDELETE\n/jobs/a%3Ab\na:b\n"
+    expected = "sha256=" + hmac.new(b"k", signed, hashlib.sha256).hexdigest()
+    headers = signed_request_headers(
+        "k", 1700000000, b"", method="DELETE", target="/jobs/a%3Ab", key="a:b"
+    )
+    assert headers["X-Tocsin-Signature"] == expected
+    assert headers["Idempotency-Key"] == "a:b"
+    verify_request("k", headers, b"", method="DELETE", target="/jobs/a%3Ab", now=1700000000)
+    for method, target, key in [
+        ("GET", "/jobs/a%3Ab", "a:b"),
+        ("DELETE", "/jobs/other", "a:b"),
+        ("DELETE", "/jobs/a%3Ab?all=1", "a:b"),
+        ("DELETE", "/jobs/a%3Ab", "other"),
+    ]:
+        changed = headers | {"Idempotency-Key": key}
+        with pytest.raises(InvalidSignature, match="does not match"):
+            verify_request("k", changed, b"", method=method, target=target, now=1700000000)
+    # A callback signature is never a valid request signature, and the other way round.
+    with pytest.raises(InvalidSignature):
+        verify("k", headers, b"", now=1700000000)
+    callback = {
+        "X-Tocsin-Timestamp": "1700000000",
+        "X-Tocsin-Signature": sign("k", 1700000000, b""),
+    }
+    with pytest.raises(InvalidSignature):
+        verify_request("k", callback, b"", method="GET", target="/health", now=1700000000)
+
+
+async def test_a_captured_bodiless_signature_cannot_kill_a_live_job(
+    simulator: CbcSimulator, client: httpx.AsyncClient
+) -> None:
+    """The replay the old body-only signature allowed: GET /health's headers on DELETE /jobs/k."""
+    await adapter(simulator, client).submit(make_message(), targets=CELLS, idempotency_key="k")
+    stamp = int(time.time())
+    health = signed_request_headers(SECRET, stamp, b"", method="GET", target="/health", key=None)
+    assert (await client.get(f"{simulator.base_url}/health", headers=health)).status_code == 200
+    other = signed_request_headers(
+        SECRET, stamp, b"", method="DELETE", target="/jobs/other", key="other"
+    )
+    for headers in (
+        health,
+        health | {"Idempotency-Key": "k"},
+        other,
+        other | {"Idempotency-Key": "k"},
+    ):
+        replayed = await client.delete(f"{simulator.base_url}/jobs/k", headers=headers)
+        assert replayed.status_code == 401
+    assert list(simulator.jobs) == ["k"]
+    assert len(simulator.errors) == 4
+    simulator.errors.clear()
+
+
+async def test_a_base_url_with_a_path_is_signed_with_that_path(
+    simulator: CbcSimulator, client: httpx.AsyncClient
+) -> None:
+    seen: list[httpx.Request] = []
+
+    async def record(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200)
+
+    config = GenericCbcConfig(base_url="http://gw.example/tocsin/", secret=SecretStr("k"))
+    async with httpx.AsyncClient(transport=httpx.MockTransport(record)) as mock:
+        cbc = GenericHttpCbc(config, mock, clock=lambda: 1700000000)
+        await cbc.cancel(Submission("generic-http", "a b", 4371, 0, remote_ids=("a b",)))
+    (request,) = seen
+    assert request.url.raw_path == b"/tocsin/jobs/a%20b"
+    verify_request(
+        "k", request.headers, b"", method="DELETE", target="/tocsin/jobs/a%20b", now=1700000000
+    )
 
 
 async def test_submit_is_checked_and_decoded_by_the_cbc(

@@ -22,8 +22,8 @@ from channels.cbc import (
     GenericHttpCbc,
     build_jobs,
 )
-from channels.cbc.checks import RequestRejected, check_job
-from channels.cbc.jobs import signed_headers
+from channels.cbc.checks import RequestRejected, check_job, request_target
+from channels.cbc.jobs import signed_request_headers
 from channels.simulators.cbc import CbcSimulator, serve_cbc_simulator, start_cbc_simulator
 
 
@@ -51,7 +51,9 @@ async def test_python_dash_m_entry_point_serves_both_apis() -> None:
             else:
                 raise AssertionError(f"simulator never listened: {process.stderr.read()!r}")  # type: ignore[union-attr]
             assert response.status_code == 404
-            headers = signed_headers(SECRET, int(time.time()), b"")
+            headers = signed_request_headers(
+                SECRET, int(time.time()), b"", method="GET", target="/health", key=None
+            )
             health = await client.get(f"http://127.0.0.1:{port}/health", headers=headers)
             assert health.json() == {"status": "ok"}
     finally:
@@ -130,7 +132,9 @@ def _signed_job(**changes: object) -> tuple[bytes, dict[str, str]]:
     )
     payload = job.model_dump(mode="json") | changes
     body = json.dumps(payload).encode()
-    headers = signed_headers(SECRET, int(time.time()), body) | {"Idempotency-Key": "k"}
+    headers = signed_request_headers(
+        SECRET, int(time.time()), body, method="POST", target="/jobs", key="k"
+    )
     return body, headers
 
 
@@ -148,14 +152,32 @@ def _signed_job(**changes: object) -> tuple[bytes, dict[str, str]]:
 def test_job_checks(changes: dict[str, object], status: int, reason: str) -> None:
     body, headers = _signed_job(**changes)
     with pytest.raises(RequestRejected, match=reason) as caught:
-        check_job(body, headers, secret=SECRET, now=time.time())
+        check_job(body, headers, method="POST", target="/jobs", secret=SECRET, now=time.time())
     assert caught.value.status == status
+
+
+def test_job_checks_the_signed_method_and_target() -> None:
+    body, headers = _signed_job()
+    for method, target in [("PUT", "/jobs"), ("POST", "/jobs/k"), ("POST", "/jobs?x=1")]:
+        with pytest.raises(RequestRejected, match="signature") as caught:
+            check_job(body, headers, method=method, target=target, secret=SECRET, now=time.time())
+        assert caught.value.status == 401
+
+
+def test_request_target_is_the_raw_path_and_query() -> None:
+    scope = {"path": "/jobs/a:b", "raw_path": b"/jobs/a%3Ab", "query_string": b"x=1"}
+    assert request_target(scope) == "/jobs/a%3Ab?x=1"
+    assert request_target({"path": "/jobs/a b", "query_string": b""}) == "/jobs/a%20b"
 
 
 def test_job_checks_signature_first() -> None:
     body, headers = _signed_job()
     with pytest.raises(RequestRejected, match="signature") as caught:
-        check_job(body + b" ", headers, secret=SECRET, now=time.time())
+        check_job(
+            body + b" ", headers, method="POST", target="/jobs", secret=SECRET, now=time.time()
+        )
     assert caught.value.status == 401
-    job, text = check_job(body, headers, secret=SECRET, now=time.time())
+    job, text = check_job(
+        body, headers, method="POST", target="/jobs", secret=SECRET, now=time.time()
+    )
     assert (job.key, text) == ("k", make_message().text)
