@@ -64,7 +64,7 @@ async def _every(interval: float, step: Callable[[], Awaitable[object]], name: s
 async def running_worker(app: AppContext, name: str = "worker") -> AsyncIterator[list[Worker]]:
     """Run the queues and loops in this event loop until the block ends."""
     assert app.queue is not None, "a worker needs Redis"
-    registry = ChannelRegistry(app.http, public_url=app.settings.public_url)
+    registry = ChannelRegistry(app.http, public_url=app.settings.public_url, receipts=app.receipts)
     ctx: dict[str, Any] = {"app": app, "registry": registry}
     workers = [
         _worker(Queue.CELL_BROADCAST, ctx, app, CBS_POLL_S, 50),

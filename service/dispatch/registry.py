@@ -16,6 +16,8 @@ import httpx
 from channels.cbc import EcbeCbc, GenericHttpCbc
 from channels.cbc.base import CellBroadcastCenter
 from channels.sms import HttpJsonGateway, KannelGateway, SmppGateway, SmsGateway
+from service.delivery.receipt_writer import ReceiptWriter
+from service.delivery.receipts import smpp_receipt_handler
 from service.network.channels import (
     CbcEndpoint,
     ChannelsConfig,
@@ -59,13 +61,23 @@ def status_callback_url(public_url: str, operator_id: str, endpoint: str) -> str
     return f"{public_url.rstrip('/')}/api/v1/cbc/status/{operator_id}/{endpoint}"
 
 
-def build_gateway(gateway: SmsGatewayConfig, client: httpx.AsyncClient) -> SmsGateway:
-    """The adapter for one configured SMS gateway."""
+def build_gateway(
+    gateway: SmsGatewayConfig,
+    client: httpx.AsyncClient,
+    receipts: ReceiptWriter | None = None,
+) -> SmsGateway:
+    """The adapter for one configured SMS gateway.
+
+    An SMPP bind carries its own delivery receipts (deliver_sm): with
+    `receipts` (the process's writer) they are stored like the HTTP ones;
+    without it (a link check) they are dropped.
+    """
     if isinstance(gateway, KannelGatewayConfig):
         return KannelGateway(gateway.config, client)
     if isinstance(gateway, HttpJsonGatewayConfig):
         return HttpJsonGateway(gateway.config, client)
-    return SmppGateway(gateway.config)
+    handler = None if receipts is None else smpp_receipt_handler(receipts, gateway.config.name)
+    return SmppGateway(gateway.config, handler)
 
 
 @dataclass
@@ -81,6 +93,7 @@ class ChannelRegistry:
 
     client: httpx.AsyncClient
     public_url: str | None = None  # set: JSON CBCs call back with per-cell status
+    receipts: ReceiptWriter | None = None  # set: SMPP binds' receipts are stored
     _entries: dict[str, _Entry] = field(default_factory=dict)
 
     def _entry(self, operator_id: str, stored: dict[str, Any]) -> _Entry:
@@ -98,7 +111,9 @@ class ChannelRegistry:
             else []
         )
         gateways = (
-            [build_gateway(g, self.client) for g in config.sms.gateways] if config.sms else []
+            [build_gateway(g, self.client, self.receipts) for g in config.sms.gateways]
+            if config.sms
+            else []
         )
         entry = _Entry(key, cbcs, gateways)
         self._entries[operator_id] = entry
