@@ -23,6 +23,7 @@ from service.network.targeting_api import router as targeting_router
 from service.operations import router as operations_router
 from service.problems import install_problem_handlers
 from service.settings import Settings
+from service.web.api import router as web_router
 
 
 def create_app(settings: Settings | None = None, *, context: AppContext | None = None) -> FastAPI:
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
     app.include_router(cbc_status_router)
     app.include_router(operator_jobs_router)
     app.include_router(operations_router)
+    app.include_router(web_router)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

@@ -11,7 +11,7 @@ import functools
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -33,27 +33,51 @@ KANNEL_INSTALLED = all(
 ) and os.access("/usr/lib/kannel/test/fakesmsc", os.X_OK)
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Leave out the real-Kannel tests on a machine without Kannel, unless told they must run.
+BROWSER = "/usr/bin/chromium"
+BROWSER_REQUIRED = os.environ.get("TOCSIN_TEST_BROWSER") == "1"
+BROWSER_INSTALLED = os.access(BROWSER, os.X_OK)
 
-    CI sets TOCSIN_TEST_KANNEL=1 (and installs Kannel), so there they always
-    run and a missing Kannel fails loudly; a newcomer's `make test` needs only
-    Python. Left-out tests are deselected and announced, never reported as passed.
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out the real-Kannel and real-browser tests on a machine without them.
+
+    CI sets TOCSIN_TEST_KANNEL=1 and TOCSIN_TEST_BROWSER=1 (and installs Kannel
+    and Chromium), so there they always run and a missing one fails loudly; a
+    newcomer's `make test` needs only Python. Left-out tests are deselected and
+    announced, never reported as passed.
     """
-    if KANNEL_REQUIRED or KANNEL_INSTALLED:
+    if not (KANNEL_REQUIRED or KANNEL_INSTALLED):
+        _leave_out(
+            config,
+            items,
+            lambda item: "/tests/kannel/" in str(item.path),
+            "real-Kannel tests left out: Kannel is not installed "
+            "(apt-get install kannel kannel-extras, or set TOCSIN_TEST_KANNEL=1 to require them)",
+        )
+    if not (BROWSER_REQUIRED or BROWSER_INSTALLED):
+        _leave_out(
+            config,
+            items,
+            lambda item: "browser" in getattr(item, "fixturenames", ()),
+            f"real-browser dashboard tests left out: no {BROWSER} "
+            "(apt-get install chromium, or set TOCSIN_TEST_BROWSER=1 to require them)",
+        )
+
+
+def _leave_out(
+    config: pytest.Config,
+    items: list[pytest.Item],
+    selects: Callable[[pytest.Item], bool],
+    note: str,
+) -> None:
+    chosen = [item for item in items if selects(item)]
+    if not chosen:
         return
-    kannel = [item for item in items if "/tests/kannel/" in str(item.path)]
-    if kannel:
-        config.hook.pytest_deselected(items=kannel)
-        items[:] = [item for item in items if item not in kannel]
-        reporter = config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(
-                f"note: {len(kannel)} real-Kannel tests left out: Kannel is not installed "
-                "(apt-get install kannel kannel-extras, "
-                "or set TOCSIN_TEST_KANNEL=1 to require them)",
-                yellow=True,
-            )
+    config.hook.pytest_deselected(items=chosen)
+    items[:] = [item for item in items if item not in chosen]
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"note: {len(chosen)} {note}", yellow=True)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

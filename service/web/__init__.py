@@ -1,0 +1,1 @@
+"""The emergency managers' dashboard: static HTML, JS and CSS over the JSON API."""
