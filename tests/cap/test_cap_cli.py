@@ -54,3 +54,26 @@ def test_an_unreadable_file_is_reported_not_raised(tmp_path: Path) -> None:
     result = RUNNER.invoke(cap_app, ["validate", "--json", str(tmp_path / "missing.xml")])
     assert result.exit_code == 1
     assert json.loads(result.output)["errors"][0]["message"].startswith("cannot read the file")
+
+
+def test_the_whole_corpus_gets_its_verdict_through_the_command(cap_corpus: Path) -> None:
+    """One run over every corpus file: the README's verdict per folder, file by file."""
+    files = sorted(cap_corpus.glob("*/*.xml"))
+    lenient = RUNNER.invoke(cap_app, ["validate", "--json", *map(str, files)])
+    strict = RUNNER.invoke(cap_app, ["validate", "--strict", "--json", *map(str, files)])
+    assert (lenient.exit_code, strict.exit_code) == (1, 1)  # invalid/ and hostile/ are refused
+    reports = {Path(r["file"]): r for r in map(json.loads, lenient.output.splitlines())}
+    strict_reports = {Path(r["file"]): r for r in map(json.loads, strict.output.splitlines())}
+    assert set(reports) == set(strict_reports) == set(files)
+    for file in files:
+        report, folder = reports[file], file.parent.name
+        accepted = folder in {"real", "real-nonconforming", "signed"}
+        assert report["accepted"] is accepted, (file.name, report["errors"])
+        if not accepted:
+            assert report["errors"], file.name
+            assert all(e["path"].startswith("/") for e in report["errors"]), file.name
+        if folder == "real-nonconforming":
+            assert report["warnings"], file.name  # each deviation named
+            assert strict_reports[file]["accepted"] is False, file.name
+        if folder == "signed":  # schema-valid; signatures are checked per sender by the API
+            assert strict_reports[file]["accepted"] is True, file.name
