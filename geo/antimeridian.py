@@ -55,6 +55,59 @@ def _ring(coords: FloatArray, near: float | None) -> tuple[FloatArray, bool]:
     return closed, False
 
 
+def merge(parts: Any) -> BaseGeometry:
+    """The union of areal geometries, overlaying only those that meet.
+
+    ``union_all`` overlays everything, which for 200 islands of a coastline
+    alert (90,000 points) costs half a second even though almost none of them
+    touch. Here a box-and-``intersects`` query finds the parts that meet
+    (touching counts), each such group is unioned on its own, and the rest are
+    simply collected: the same point set, a valid geometry, a fraction of the
+    time.
+    """
+    polygons = shapely.get_parts(np.asarray(parts, dtype=object).ravel())
+    polygons = polygons[~shapely.is_empty(polygons)]
+    if not len(polygons):
+        return EMPTY
+    if len(polygons) == 1:
+        return polygons[0]
+    first, second = shapely.STRtree(polygons).query(polygons)  # boxes only: cheap
+    keep = first < second
+    first, second = first[keep], second[keep]
+    if len(first):
+        # The prepared (indexed) side is the larger one: a small island is then
+        # tested against a big coastline in log time, not the other way round.
+        sizes = shapely.get_num_coordinates(polygons)
+        swap = sizes[first] < sizes[second]
+        first, second = np.where(swap, second, first), np.where(swap, first, second)
+        shapely.prepare(polygons)
+        meets = shapely.intersects(polygons[first], polygons[second])
+        first, second = first[meets], second[meets]
+    if not len(first):
+        return shapely.multipolygons(polygons)
+    group = np.arange(len(polygons))
+
+    def root(i: int) -> int:
+        while group[i] != i:
+            group[i] = group[group[i]]
+            i = int(group[i])
+        return i
+
+    for a, b in zip(first, second, strict=True):
+        ra, rb = root(int(a)), root(int(b))
+        if ra != rb:
+            group[max(ra, rb)] = min(ra, rb)
+    roots = np.array([root(i) for i in range(len(polygons))])
+    merged = []
+    for r in np.unique(roots):
+        members = polygons[roots == r]
+        merged.extend(
+            shapely.get_parts(members[0] if len(members) == 1 else shapely.union_all(members))
+        )
+    merged = [g for g in merged if shapely.get_type_id(g) == 3 and not g.is_empty]
+    return merged[0] if len(merged) == 1 else shapely.multipolygons(merged)
+
+
 def split_at_antimeridian(geometry: Any) -> BaseGeometry:
     """Cut an unwrapped lon/lat geometry at ±180° and shift the pieces back.
 
@@ -111,4 +164,4 @@ def normalize(geometry: Any) -> BaseGeometry:
         parts.append(polygon_from_rings(exterior, holes))
     if not parts:
         return EMPTY
-    return shapely.union_all(parts)
+    return merge(parts)

@@ -5,8 +5,12 @@ CAP order, circles as (lat, lon, radius_km), geocodes as (valueName, value).
 Output is an ``AlertArea``: one lon/lat geometry (the union of all areas,
 split at the antimeridian) plus a report of what each area contributed, which
 areas could not be targeted, what was repaired and whether it was simplified.
-Nothing is dropped silently: an area that yields no geometry is named in
-``untargetable`` and the caller decides to reject.
+Nothing is dropped silently: a polygon or circle that cannot be geometry
+(coordinates out of range, no enclosed area, a radius beyond 5,000 km) is
+left out of the union and named in its area's ``problems``; an area that
+yields no geometry at all is named in ``untargetable``. One bad area never
+takes the others with it: the caller targets what is usable and reports the
+rest (or rejects).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import shapely
 from pyproj import Geod
 from shapely.geometry.base import BaseGeometry
 
-from geo.antimeridian import EMPTY, normalize, polygon_from_rings
+from geo.antimeridian import EMPTY, merge, normalize, polygon_from_rings
 from geo.errors import AreaError, UntargetableAreaError
 from geo.geocodes import GeocodeRegistry
 from geo.projection import LocalFrame, area_km2, centre_of, to_equal_area
@@ -106,10 +110,39 @@ class AreaContribution:
     geocodes_used: tuple[str, ...]
     geocodes_unknown: tuple[str, ...]
     notes: tuple[str, ...]
+    problems: tuple[str, ...] = ()
+    """Polygons and circles of this area that could not be used, and why."""
 
     @property
     def targetable(self) -> bool:
         return not self.geometry.is_empty
+
+    def untargetable_reason(self) -> str:
+        """Why this area yields no geometry (meaningful when not ``targetable``)."""
+        reasons = list(self.problems)
+        if self.geocodes_unknown:
+            reasons.append(f"unknown geocodes: {', '.join(self.geocodes_unknown)}")
+        if not reasons:
+            reasons.append("no polygon, circle or geocode")
+        return "; ".join(reasons)
+
+    def messages(self) -> list[str]:
+        """Everything worth telling the sender about this area, one line each."""
+        out = []
+        if not self.targetable:
+            out.append(
+                f"area {self.description!r} cannot be targeted ({self.untargetable_reason()})"
+            )
+        else:
+            out.extend(
+                f"area {self.description!r}: {p}; the rest of it is targeted" for p in self.problems
+            )
+            if self.geocodes_unknown:
+                out.append(
+                    f"area {self.description!r}: unknown geocodes ignored: "
+                    f"{', '.join(self.geocodes_unknown)}"
+                )
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -121,17 +154,27 @@ class AreaContribution:
             "geocodes_used": list(self.geocodes_used),
             "geocodes_unknown": list(self.geocodes_unknown),
             "notes": list(self.notes),
+            "problems": list(self.problems),
+            "messages": self.messages(),
         }
 
 
 @dataclass(frozen=True)
 class AlertArea:
-    """The target of one CAP info: lon/lat geometry plus the report of how it was made."""
+    """The target of CAP areas: lon/lat geometry plus the report of how it was made.
+
+    ``geometry`` is what cells are selected with: the sender's areas, or when
+    they were above the soft limits their outward simplification (which
+    covers them). ``original`` is then the sender's own union, and the
+    metrics are measured against it (``sender_equal_area``), so the band the
+    simplification added counts as overshoot, not as target.
+    """
 
     geometry: BaseGeometry
     contributions: tuple[AreaContribution, ...]
     simplification: Simplification | None = None
     warnings: tuple[str, ...] = field(default=())
+    original: BaseGeometry | None = None
 
     @property
     def untargetable(self) -> tuple[str, ...]:
@@ -161,19 +204,42 @@ class AlertArea:
         """The target in equal-area metres (computed once, reused per operator)."""
         return to_equal_area(self.geometry)
 
+    @property
+    def sender_geometry(self) -> BaseGeometry:
+        """The sender's own areas (lon/lat), before any simplification."""
+        return self.geometry if self.original is None else self.original
+
+    @cached_property
+    def sender_equal_area(self) -> Any:
+        """The sender's areas in equal-area metres: what the metrics measure against."""
+        if self.original is None:
+            return self.equal_area
+        return to_equal_area(self.original)
+
     @cached_property
     def fcc_buffer_equal_area(self) -> Any:
-        """The target grown by 0.1 mile (FCC overshoot allowance), equal-area metres."""
-        if self.is_empty:
-            return self.equal_area
-        frame = LocalFrame(*centre_of(self.geometry))
-        local = shapely.union_all(shapely.get_parts(frame.project(self.geometry)))
-        grown = shapely.buffer(local, FCC_OVERSHOOT_M, quad_segs=4)
+        """The sender's areas grown by 0.1 mile (FCC overshoot allowance), equal-area metres.
+
+        Each part is buffered on its own and only the grown parts that meet are
+        overlaid (``merge``): for a 200-island coastline this is several times
+        faster than buffering the whole multipolygon, and the same shape.
+        """
+        sender = self.sender_geometry
+        if sender.is_empty:
+            return self.sender_equal_area
+        frame = LocalFrame(*centre_of(sender))
+        local = merge(shapely.get_parts(frame.project(sender)))
+        grown = merge(shapely.buffer(shapely.get_parts(local), FCC_OVERSHOOT_M, quad_segs=4))
         return to_equal_area(normalize(frame.unproject(grown)))
+
+    @cached_property
+    def sender_km2(self) -> float:
+        return area_km2(self.sender_geometry)
 
     def report(self) -> dict[str, Any]:
         return {
             "km2": round(self.km2, 3),
+            "sender_km2": round(self.sender_km2, 3),
             "areas": [c.to_dict() for c in self.contributions],
             "untargetable": list(self.untargetable),
             "simplification": self.simplification.describe() if self.simplification else None,
@@ -238,11 +304,20 @@ def _circle(area: str, circle: Circle) -> BaseGeometry:
 def _area(cap: CapArea, registry: GeocodeRegistry) -> AreaContribution:
     parts: list[BaseGeometry] = []
     notes: list[str] = []
+    problems: list[str] = []
     for index, pairs in enumerate(cap.polygons, 1):
-        geometry, fixed = _polygon(cap.description, pairs)
+        try:
+            geometry, fixed = _polygon(cap.description, pairs)
+        except AreaError as exc:
+            problems.append(f"polygon {index} cannot be used: {exc.detail}")
+            continue
         parts.append(geometry)
         notes.extend(f"polygon {index}: {n}" for n in fixed)
-    parts.extend(_circle(cap.description, c) for c in cap.circles)
+    for index, circle in enumerate(cap.circles, 1):
+        try:
+            parts.append(_circle(cap.description, circle))
+        except AreaError as exc:
+            problems.append(f"circle {index} cannot be used: {exc.detail}")
     used: list[str] = []
     unknown: list[str] = []
     for code in cap.geocodes:
@@ -251,9 +326,9 @@ def _area(cap: CapArea, registry: GeocodeRegistry) -> AreaContribution:
         (unknown if shape is None else used).append(label)
         if shape is not None:
             parts.append(shape)
-    geometry = shapely.union_all(parts) if parts else EMPTY
+    geometry = merge(parts) if parts else EMPTY
     if geometry.is_empty:
-        notes.append("no polygon, circle or known geocode: this area cannot be targeted")
+        notes.append("no usable polygon, circle or known geocode: this area cannot be targeted")
     return AreaContribution(
         description=cap.description,
         geometry=geometry,
@@ -263,6 +338,7 @@ def _area(cap: CapArea, registry: GeocodeRegistry) -> AreaContribution:
         geocodes_used=tuple(used),
         geocodes_unknown=tuple(unknown),
         notes=tuple(notes),
+        problems=tuple(problems),
     )
 
 
@@ -276,11 +352,13 @@ def build_alert_area(
 
     The hard limits count what the sender sent (polygons and their points);
     the soft limits count the final geometry, which is simplified outward
-    when above them (reported in ``simplification``).
+    when above them (reported in ``simplification``, the sender's union kept
+    as ``original``). A polygon or circle that cannot be geometry is left out
+    and named in its area's ``problems`` (and in ``warnings``); it never
+    stops the other areas.
 
     Raises:
         AreaTooComplexError: above the hard limits.
-        AreaError: a polygon or circle that cannot be geometry (names the area).
     """
     areas = tuple(areas)
     limits = limits or ComplexityLimits()
@@ -290,11 +368,16 @@ def build_alert_area(
     check_hard_limits(sent_polygons, sent_points, limits)
     contributions = tuple(_area(a, registry) for a in areas)
     usable = [c.geometry for c in contributions if c.targetable]
-    geometry = shapely.union_all(usable) if usable else EMPTY
+    geometry = merge(usable) if usable else EMPTY
     simplification = None
+    original = None
     if not geometry.is_empty and not within_soft_limits(geometry, limits):
+        original = geometry
         geometry, simplification = simplify_outward(geometry, limits)
-    warnings = tuple(
-        f"area {c.description!r} cannot be targeted" for c in contributions if not c.targetable
-    )
-    return AlertArea(geometry, contributions, simplification, warnings)
+    warnings = [m for c in contributions for m in c.messages()]
+    if simplification is not None:
+        warnings.append(
+            f"{simplification.describe()}; cells are selected with the simplified area, "
+            "the metrics measure against the areas as sent"
+        )
+    return AlertArea(geometry, contributions, simplification, tuple(warnings), original)

@@ -4,7 +4,8 @@
 operator; ``resolve_offline`` does the same from a cell file for the CLI.
 Every result carries its policy and metrics measured in equal-area metres:
 
-* ``target_km2``: the alert area;
+* ``target_km2``: the alert area as the sender drew it (never the outward
+  simplification used to select cells when an area is above the soft limits);
 * ``covered_km2``: union of the selected cells' coverage;
 * ``under_alert_km2``: target the selected cells do not cover (the goal is 0);
 * ``unreachable_km2``: target no cell of the operator covers at all, so
@@ -255,6 +256,27 @@ def _select(
     return np.sort(np.concatenate((hits[~on_edge], edge_rows[enough]))), hits, on_edge
 
 
+def _leaving(index: CellIndex, rows: npt.NDArray[np.intp], sender: Any) -> npt.NDArray[np.bool_]:
+    """Which of sorted ``rows`` are not wholly inside ``sender`` (the metrics' "edge").
+
+    Used when cells were selected with a simplified (larger) target: a cell
+    inside that may still cross the sender's own outline or lie wholly in the
+    band simplification added. As in ``_hits``: cells meeting the sender's
+    boundary (one narrow tree query per boundary piece) and multi-part cells
+    leave it; any other cell lies wholly inside or wholly outside, which one
+    point-in-polygon test on its anchor settles. Wholly outside counts as
+    leaving (it is all overshoot).
+    """
+    on_boundary = np.zeros(len(index), dtype=bool)
+    on_boundary[_edge_rows(index, sender)] = True
+    leaving = on_boundary[rows] | index.multi_part[rows]
+    rest = rows[~leaving]
+    shapely.prepare(sender)
+    anchors = index.anchors[rest]
+    leaving[~leaving] = ~shapely.intersects_xy(sender, anchors[:, 0], anchors[:, 1])
+    return leaving
+
+
 def resolve(
     index: CellIndex,
     area: AlertArea,
@@ -266,6 +288,12 @@ def resolve(
 
     Safe to call from many threads on one index: GEOS work releases the GIL.
     ``with_geometry`` also returns the covered area as lon/lat.
+
+    Cells are selected with ``area.geometry``; when that is an outward
+    simplification, the metrics are still measured against the sender's own
+    areas (``area.sender_equal_area``): target, under-alert, overshoot and
+    beyond-161 m then count the band simplification added as overshoot.
+    ``cells_meeting_target`` counts cells meeting the selection target.
 
     Raises:
         UntargetableAreaError: the area has no geometry at all.
@@ -283,6 +311,9 @@ def resolve(
     extra = reps[:0]
     if not isinstance(policy, Intersects):
         extra = np.setdiff1d(_largest_per_group(index, hits), reps, assume_unique=True)
+    measured = area.sender_equal_area
+    if area.original is not None:  # selected with the simplified area: classify anew
+        edge = _leaving(index, reps, measured)
     inside = reps[~edge]
     edge_reps = reps[edge]
     areas = measure(
@@ -292,12 +323,12 @@ def resolve(
         index.areas[inside],
         index.coverage[extra],
         index.areas[extra],
-        target,
+        measured,
         area.fcc_buffer_equal_area,
         near=partial(_near, index, inside),
         with_union=with_geometry,
     )
-    target_m2 = float(shapely.area(target))
+    target_m2 = float(shapely.area(measured))
     metrics = ResolutionMetrics(
         target_km2=target_m2 / 1e6,
         covered_km2=areas.covered / 1e6,

@@ -15,7 +15,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from geo import (
-    AreaError,
+    AlertArea,
     AreaTooComplexError,
     ComplexityLimits,
     FormatError,
@@ -149,16 +149,31 @@ async def _jurisdiction_shape(
     return geometry, tolerance_m
 
 
-def _check_complexity(cap: CapAlert, limits: ComplexityLimits) -> None:
-    """Refuse an info whose areas are above the hard limits (a cheap count, no geometry)."""
-    for n, info in enumerate(cap.infos, 1):
-        polygons = [p for area in info.areas for p in area.polygons]
-        try:
-            check_hard_limits(len(polygons), sum(len(p) for p in polygons), limits)
-        except AreaTooComplexError as exc:
-            raise AreaTooComplexIntakeError(
-                str(exc), [Issue(f"/alert/info[{n}]", str(exc))]
-            ) from exc
+def _check_complexity(areas: list[LocatedArea], limits: ComplexityLimits) -> None:
+    """Refuse an alert above the hard limits, counted exactly as targeting counts them.
+
+    Targeting unites every distinct area of every info (``alert_areas``: an
+    area repeated in several languages counts once), so the count here is over
+    those same areas: an alert accepted here never fails targeting as too
+    complex. A cheap count, no geometry.
+    """
+    polygons = [p for item in areas for p in item.area.polygons]
+    try:
+        check_hard_limits(len(polygons), sum(len(p) for p in polygons), limits)
+    except AreaTooComplexError as exc:
+        infos = sorted({item.path.split("/area[")[0] for item in areas})
+        message = f"{exc} (counted over the distinct areas of every info)"
+        raise AreaTooComplexIntakeError(message, [Issue(path, message) for path in infos]) from exc
+
+
+def _unusable(located: list[LocatedArea], built: AlertArea) -> list[Issue]:
+    """Areas (or polygons and circles of them) the jurisdiction check could not see."""
+    return [
+        Issue(item.path, f"{message}; not checked against the jurisdiction")
+        for item, contribution in zip(located, built.contributions, strict=True)
+        for message in contribution.messages()
+        if contribution.problems or not contribution.targetable
+    ]
 
 
 async def check_alert_areas(
@@ -166,28 +181,34 @@ async def check_alert_areas(
     agency: Agency,
     cap: CapAlert,
     limits: ComplexityLimits | None = None,
-) -> None:
+) -> list[Issue]:
     """Refuse an alert whose areas are too complex or leave the agency's jurisdiction.
 
+    Every usable area of every info is checked, even when another area (or a
+    polygon of the same area) cannot become geometry: that one cannot reach
+    anyone, and is returned (and named in a refusal) as not checked.
+
+    Returns:
+        Issues for areas, polygons or circles that could not be checked.
+
     Raises:
-        AreaTooComplexIntakeError: an info above the hard complexity limits.
+        AreaTooComplexIntakeError: above the hard complexity limits (see ``_check_complexity``).
         OutsideJurisdictionError: naming each CAP area beyond the jurisdiction.
     """
     limits = limits or ComplexityLimits()
-    _check_complexity(cap, limits)
+    areas, _ = alert_areas(cap)
+    _check_complexity(areas, limits)
     shape = await _jurisdiction_shape(session, agency.id)
     if shape is None:
-        return
+        return []
     geometry, tolerance_m = shape
-    areas, _ = alert_areas(cap)
     registry = await registry_for(session, areas)
     issues: list[Issue] = []
+    unusable: list[Issue] = []
     for n, info in enumerate(cap.infos, 1):
         located = info_areas(info, n, [])
-        try:
-            built = build_alert_area([a.area for a in located], registry=registry, limits=limits)
-        except AreaError:
-            continue  # cannot become geometry, so it cannot reach anyone; targeting says so
+        built = build_alert_area([a.area for a in located], registry=registry, limits=limits)
+        unusable.extend(_unusable(located, built))
         check = check_jurisdiction(built, geometry, tolerance_m=tolerance_m)
         issues.extend(
             Issue(
@@ -200,5 +221,7 @@ async def check_alert_areas(
     if issues:
         names = ", ".join(dict.fromkeys(i.path for i in issues))
         raise OutsideJurisdictionError(
-            f"the alert reaches outside the jurisdiction of '{agency.name}': {names}", issues
+            f"the alert reaches outside the jurisdiction of '{agency.name}': {names}",
+            [*issues, *unusable],
         )
+    return unusable

@@ -9,7 +9,7 @@ from typing import Any
 
 from geo import GeocodeRegistry, GeoError, parse_policy, resolve_offline
 from service.cap import validate_cap
-from service.network.cap_areas import alert_areas
+from service.network.cap_areas import LocatedArea, alert_areas
 from service.network.inventory import CellFormat, cell_reader
 
 METRICS = ("target_km2", "covered_km2", "under_alert_km2", "overshoot_km2", "overshoot_ratio")
@@ -26,6 +26,21 @@ class OfflineResult:
 
     summary: dict[str, Any]
     warnings: list[str]
+
+
+def _area_warnings(located: list[LocatedArea], report: dict[str, Any]) -> list[str]:
+    """Each area's problems with its CAP path (unknown geocodes, unusable polygons
+    and circles, repairs), then the simplification note, if any."""
+    out: list[str] = []
+    for item, area in zip(located, report.get("areas", []), strict=True):
+        out.extend(f"{item.path}: {message}" for message in area["messages"])
+        out.extend(f"{item.path}: {note}" for note in area["notes"])
+    if report.get("simplification"):
+        out.append(
+            f"note: {report['simplification']}; cells are selected with the simplified area, "
+            "the metrics measure against the areas as sent"
+        )
+    return out
 
 
 def _registry(geocodes: Path | None, scheme: str | None) -> GeocodeRegistry:
@@ -75,6 +90,6 @@ def resolve_file(
         raise OfflineError(str(exc)) from exc
     metrics = {name: getattr(result.metrics, name) for name in METRICS}
     inventory = result.inventory or {}
-    warnings = [*notes, *(result.area_report or {}).get("warnings", [])]
+    warnings = [*notes, *_area_warnings(located, result.area_report or {})]
     warnings += [f"{cells}: line {e['line']}: {e['message']}" for e in inventory.get("errors", [])]
     return OfflineResult({"cells": list(result.cells), "metrics": metrics}, warnings)

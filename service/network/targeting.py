@@ -61,26 +61,32 @@ def _parse(content: bytes) -> CapAlert:
 
 
 def _area_problems(area: AlertArea, located: list[LocatedArea]) -> list[str]:
-    problems = []
+    """One line per thing the sender should know, each with its CAP path.
+
+    An area that cannot be used (no usable polygon or circle, only unknown
+    geocodes) is named with why; a bad polygon or circle within an otherwise
+    usable area is named too, and the rest of that area is still targeted.
+    """
+    problems: list[str] = []
     for item, contribution in zip(located, area.contributions, strict=True):
-        if not contribution.targetable:
-            unknown = ", ".join(contribution.geocodes_unknown) or "none"
-            problems.append(
-                f"{item.path}: area {item.area.description!r} cannot be targeted "
-                f"(no polygon or circle; unknown geocodes: {unknown})"
-            )
-        elif contribution.geocodes_unknown:
-            problems.append(
-                f"{item.path}: unknown geocodes ignored: {', '.join(contribution.geocodes_unknown)}"
-            )
+        problems.extend(f"{item.path}: {message}" for message in contribution.messages())
         problems.extend(f"{item.path}: {note}" for note in contribution.notes)
     if area.simplification is not None:
-        problems.append(f"note: {area.simplification.describe()}")
+        problems.append(
+            f"note: {area.simplification.describe()}; cells are selected with the "
+            "simplified area, the metrics measure against the areas as sent"
+        )
     return problems
 
 
 def build_target(located: list[LocatedArea], registry: GeocodeRegistry) -> AlertTarget:
-    """The union of all the alert's areas, with every problem spelled out."""
+    """The union of all the alert's usable areas, with every problem spelled out.
+
+    One unusable area never costs the others: it is named (with its CAP path)
+    in the problems and the rest are targeted. Only an alert above the hard
+    complexity limits (which intake refuses, counting the same way) or with
+    no usable area at all has no target.
+    """
     try:
         area = build_alert_area([item.area for item in located], registry=registry)
     except GeoError as exc:

@@ -10,7 +10,6 @@ import shapely
 from lxml import etree
 
 from geo import (
-    AreaError,
     AreaTooComplexError,
     CapArea,
     Circle,
@@ -23,6 +22,7 @@ from geo import (
     parse_cap_circle,
     parse_cap_polygon,
 )
+from geo.antimeridian import merge
 from geo.projection import area_km2
 
 CORPUS = Path("/work/shared/corpus/cap")
@@ -111,12 +111,49 @@ def test_geocodes_resolve_and_unknown_only_areas_are_named() -> None:
         (CapArea("b", (((0.0, 0.0), (0.0, 1.0), (0.0, 0.0)),)), "3 distinct"),
         (CapArea("c", (((0.0, 0.0), (0.0, 1.0), (0.0, 2.0), (0.0, 0.0)),)), "no area"),
         (CapArea("d", circles=(Circle(10.0, 10.0, 0.0),)), "radius"),
+        (CapArea("e", circles=(Circle(10.0, 10.0, 6000.0),)), "radius"),
     ],
 )
-def test_bad_geometry_names_the_area(cap: CapArea, message: str) -> None:
-    with pytest.raises(AreaError, match=message) as info:
-        build_alert_area([cap])
-    assert info.value.area == cap.description
+def test_bad_geometry_names_the_area_and_spares_the_others(cap: CapArea, message: str) -> None:
+    good = CapArea("good", circles=(Circle(-1.3, 36.8, 5.0),))
+    area = build_alert_area([good, cap])
+    assert area.untargetable == (cap.description,)
+    bad = area.contributions[1]
+    assert message in bad.problems[0]
+    assert message in bad.untargetable_reason()
+    assert any(cap.description in w and message in w for w in area.warnings)
+    assert area.km2 == pytest.approx(area.contributions[0].km2)  # the good area, whole
+    with pytest.raises(UntargetableAreaError, match=repr(cap.description)):
+        area.require_targetable()
+
+
+def test_one_bad_polygon_of_an_area_is_reported_and_the_rest_of_it_kept() -> None:
+    collinear = ((0.0, 0.0), (0.0, 1.0), (0.0, 2.0), (0.0, 0.0))
+    square = ((1.0, 1.0), (1.0, 1.1), (1.1, 1.1), (1.1, 1.0), (1.0, 1.0))
+    area = build_alert_area([CapArea("mixed", (collinear, square))])
+    contribution = area.contributions[0]
+    assert contribution.targetable
+    assert contribution.problems == ("polygon 1 cannot be used: polygon encloses no area",)
+    assert area.warnings == (
+        "area 'mixed': polygon 1 cannot be used: polygon encloses no area; "
+        "the rest of it is targeted",
+    )
+    assert 120 < area.km2 < 125
+
+
+def test_merge_equals_union_all_of_touching_overlapping_and_apart_parts() -> None:
+    boxes = [
+        shapely.box(0, 0, 1, 1),
+        shapely.box(1, 0, 2, 1),  # touches the first along an edge
+        shapely.box(1.5, 0.5, 3, 2),  # overlaps the second
+        shapely.box(5, 5, 6, 6),  # apart
+        shapely.box(6, 6, 7, 7),  # touches the fourth at a corner
+        shapely.box(10, 10, 11, 11),
+    ]
+    merged = merge(boxes)
+    assert merged.is_valid
+    assert shapely.equals(merged, shapely.union_all(boxes))
+    assert merge([]).is_empty
 
 
 def test_self_intersecting_polygon_is_repaired_and_reported() -> None:
@@ -149,7 +186,11 @@ def test_above_the_soft_limit_simplifies_outward_only() -> None:
     assert report.points_after <= 250
     assert report.polygons_after <= 12
     assert shapely.covers(area.geometry, exact.geometry)  # nothing inside the target is lost
+    assert area.original is not None
+    assert shapely.equals(area.original, exact.geometry)
+    assert area.sender_km2 == pytest.approx(exact.km2)
     assert report.added_km2 > 0
+    assert any("simplified from 15 polygons" in w for w in area.warnings)
     assert "simplified" in report.describe()
 
 
@@ -178,6 +219,8 @@ def test_real_212_polygon_nws_alert_is_accepted_and_simplified() -> None:
     assert area.simplification.points_before > 90_000
     assert area.simplification.within_soft_limits
     assert shapely.covers(area.geometry, areas_union(area))
+    assert area.original is not None
+    assert shapely.equals(area.original, areas_union(area))  # the sender's area, kept whole
 
 
 def areas_union(area: object) -> object:

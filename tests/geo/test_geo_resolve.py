@@ -20,6 +20,7 @@ from geo import (
     CellIndex,
     CellTable,
     Circle,
+    ComplexityLimits,
     CsvCellReader,
     MinOverlap,
     Omni,
@@ -129,6 +130,51 @@ def test_min_overlap_matches_brute_force(data: st.DataObject, fraction: float) -
     unreachable = shapely.area(shapely.difference(target, reachable)) / 1e6
     assert result.metrics.unreachable_km2 == pytest.approx(unreachable, rel=1e-6, abs=1e-6)
     assert result.metrics.unreachable_km2 <= result.metrics.under_alert_km2 + 1e-9
+
+
+@PROPERTY
+@given(data=st.data())
+def test_simplified_area_selects_with_it_but_measures_the_sender_area(
+    data: st.DataObject,
+) -> None:
+    lon0, lat0, cells = data.draw(networks())
+    cap = data.draw(st.composite(lambda d: _target(d, lon0, lat0))())
+    # 3 points at most: every target here is simplified outward (up to 2 km).
+    limits = ComplexityLimits(soft_points=3, first_tolerance_m=500, max_tolerance_m=2000)
+    area = build_alert_area([cap], limits=limits)
+    assert area.original is not None
+    exact = build_alert_area([cap])
+    index = CellIndex.build(cells, version="t")
+    result = resolve(index, area)
+    expected, union, _ = _brute(cells, area, None)  # selection: with the simplified area
+    assert set(result.cells) == expected
+    sender = exact.equal_area
+    m = result.metrics
+    assert m.target_km2 == pytest.approx(shapely.area(sender) / 1e6, rel=1e-9)
+    assert m.covered_km2 == pytest.approx(shapely.area(union) / 1e6, rel=1e-6, abs=1e-6)
+    assert m.under_alert_km2 == pytest.approx(
+        shapely.area(shapely.difference(sender, union)) / 1e6, rel=1e-6, abs=1e-6
+    )
+    assert m.overshoot_km2 == pytest.approx(
+        shapely.area(shapely.difference(union, sender)) / 1e6, rel=1e-6, abs=1e-6
+    )
+    beyond = shapely.area(shapely.difference(union, exact.fcc_buffer_equal_area)) / 1e6
+    assert m.overshoot_beyond_161m_km2 == pytest.approx(beyond, rel=1e-6, abs=1e-6)
+    assert m.overshoot_ratio == pytest.approx(m.overshoot_km2 / m.target_km2, rel=1e-9)
+
+
+def test_overshoot_counts_the_band_simplification_added() -> None:
+    # One omni cell filling a 5 km circle; the alert is that circle, simplified outward.
+    cells = [Cell("c", Technology.G4, 36.8, -1.3, Omni(5_000.0))]
+    cap = CapArea("disc", circles=(Circle(-1.3, 36.8, 4.0),))
+    exact = build_alert_area([cap])
+    grown = build_alert_area([cap], limits=ComplexityLimits(soft_points=8, first_tolerance_m=800))
+    assert grown.km2 > exact.km2 * 1.2  # the simplification added a band
+    index = CellIndex.build(cells, version="t")
+    m = resolve(index, grown).metrics
+    assert m.target_km2 == pytest.approx(exact.km2, rel=1e-6)
+    assert m.overshoot_km2 == pytest.approx(resolve(index, exact).metrics.overshoot_km2, rel=1e-6)
+    assert m.overshoot_km2 == pytest.approx(math.pi * (25 - 16), rel=0.03)
 
 
 @settings(max_examples=30, deadline=None)

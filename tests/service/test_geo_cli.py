@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -179,3 +180,35 @@ def test_offline_resolve_prints_exactly_cells_and_metrics(tmp_path: Path) -> Non
     bad = runner.invoke(app, ["resolve", str(cap), "--cells", str(cells), "--policy", "best"])
     assert bad.exit_code == 2
     assert "unknown policy" in bad.output
+
+
+def test_offline_resolve_warns_with_unknown_geocodes_bad_areas_and_simplification(
+    tmp_path: Path,
+) -> None:
+    ring = " ".join(
+        f"{-1.25 + 0.04 * math.sin(2 * math.pi * k / 300):.6f},"
+        f"{36.85 + 0.04 * math.cos(2 * math.pi * k / 300):.6f}"
+        for k in [*range(300), 0]
+    )  # 301 points: above the 250-point soft limit, so simplified outward
+    extra = (
+        "<area><areaDesc>Unknown</areaDesc>"
+        "<geocode><valueName>KE-COUNTY</valueName><value>999</value></geocode></area>"
+        "<area><areaDesc>Huge</areaDesc><circle>-1.25,36.85 6000</circle></area>"
+    )
+    cap = tmp_path / "alert.xml"
+    cap.write_bytes(
+        cap_alert("offline-2", polygon=ring).replace(b"</area>", b"</area>" + extra.encode(), 1)
+    )
+    cells = tmp_path / "cells.csv"
+    cells.write_bytes(cells_csv())
+    result = runner.invoke(app, ["resolve", str(cap), "--cells", str(cells), "--json"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert set(body) == {"cells", "metrics"}
+    assert set(body["cells"]) >= SELECTED
+    errors = result.stderr
+    assert "/alert/info[1]/area[2]: area 'Unknown' cannot be targeted" in errors
+    assert "unknown geocodes: KE-COUNTY=999" in errors
+    assert "/alert/info[1]/area[3]: area 'Huge' cannot be targeted" in errors
+    assert "radius must be in (0, 5000] km" in errors
+    assert "simplified from 1 polygons / 301 points" in errors

@@ -92,6 +92,67 @@ async def test_area_above_the_hard_limit_is_refused_at_intake(
     assert await alerts(context) == 0
 
 
+def two_infos(identifier: str, polygons_each: int) -> bytes:
+    """The capdocs alert with a second info (another language, another area)."""
+    square = "-1.2,36.8 -1.2,36.81 -1.21,36.81 -1.21,36.8 -1.2,36.8"
+    many = "</polygon><polygon>".join([square] * polygons_each)
+    body = cap_alert(identifier, polygon=many).decode()
+    start, end = body.index("<info>"), body.index("</info>") + len("</info>")
+    second = body[start:end].replace("en-KE", "sw-KE").replace("Nairobi river basin", "Nairobi")
+    return (body[:end] + second + body[end:]).encode()
+
+
+async def test_hard_limit_counts_every_info_as_targeting_does(
+    client: httpx.AsyncClient, keys: Keys, context: AppContext
+) -> None:
+    # 600 polygons per info passes a per-info count, but targeting unites both
+    # infos' distinct areas (1,200 polygons) and would refuse it with no cells.
+    response = await client.post(
+        "/api/v1/alerts", content=two_infos("j-6", 600), headers=keys.cap()
+    )
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["type"] == "/problems/area-too-complex"
+    assert "1200 polygons and 6000 points" in problem["detail"]
+    assert "1000 polygons" in problem["detail"]
+    assert [e["path"] for e in problem["errors"]] == ["/alert/info[1]", "/alert/info[2]"]
+    assert await alerts(context) == 0
+    # The same area repeated in a second language counts once, as in targeting.
+    same = cap_alert(
+        "j-7",
+        polygon="</polygon><polygon>".join(
+            ["-1.2,36.8 -1.2,36.81 -1.21,36.81 -1.21,36.8 -1.2,36.8"] * 600
+        ),
+    ).decode()
+    start, end = same.index("<info>"), same.index("</info>") + len("</info>")
+    repeated = same[:end] + same[start:end].replace("en-KE", "sw-KE") + same[end:]
+    accepted = await client.post("/api/v1/alerts", content=repeated.encode(), headers=keys.cap())
+    assert accepted.status_code == 201, accepted.text
+
+
+async def test_an_unusable_area_does_not_hide_the_others_from_the_jurisdiction(
+    client: httpx.AsyncClient, keys: Keys, context: AppContext
+) -> None:
+    put = await client.put(
+        f"/api/v1/agencies/{keys.agency_id}/jurisdiction", json=NAIROBI, headers=keys.admin
+    )
+    assert put.status_code == 200, put.text
+    collinear = "-1.2,36.8 -1.2,36.85 -1.2,36.9 -1.2,36.8"  # accepted with a warning
+    areas = (
+        f"<area><areaDesc>Line</areaDesc><polygon>{collinear}</polygon></area>"
+        f"<area><areaDesc>Second</areaDesc><polygon>{MOMBASA_POLYGON}</polygon></area>"
+    )
+    body = cap_alert("j-8").replace(b"</area>", b"</area>" + areas.encode(), 1)
+    response = await client.post("/api/v1/alerts", content=body, headers=keys.cap())
+    assert response.status_code == 403, response.text
+    errors = response.json()["errors"]
+    assert errors[0]["path"] == "/alert/info[1]/area[3]"  # Mombasa, outside Nairobi
+    assert errors[1]["path"] == "/alert/info[1]/area[2]"
+    assert "'Line' cannot be targeted" in errors[1]["message"]
+    assert "not checked against the jurisdiction" in errors[1]["message"]
+    assert await alerts(context) == 0
+
+
 async def test_geocode_areas_resolve_through_imported_shapes(
     client: httpx.AsyncClient, keys: Keys, context: AppContext
 ) -> None:

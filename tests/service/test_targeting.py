@@ -180,3 +180,30 @@ async def test_provider_reuses_the_index_file_after_a_restart(
     assert len(files) == 1
     assert loaded.version == built.version == "safaricom:1"
     assert loaded.ids.tolist() == built.ids.tolist()
+
+
+@pytest.mark.parametrize(
+    ("second", "reason"),
+    [
+        ("<polygon>-1.2,36.8 -1.2,36.85 -1.2,36.9 -1.2,36.8</polygon>", "encloses no area"),
+        ("<circle>-1.25,36.85 6000</circle>", "radius must be in (0, 5000] km"),
+    ],
+)
+async def test_an_unusable_area_is_reported_and_the_others_still_targeted(
+    client: httpx.AsyncClient, keys: Keys, context: AppContext, second: str, reason: str
+) -> None:
+    headers = await make_operator(context)
+    await client.put(
+        "/api/v1/operators/safaricom/cells", content=cells_csv(), headers={**headers, **CSV}
+    )
+    extra = f"<area><areaDesc>Broken</areaDesc>{second}</area>"
+    body = cap_alert("t-bad").replace(b"</area>", b"</area>" + extra.encode(), 1)
+    alert_id = await post_alert(client, keys, body)
+    (row,) = await compute(context, alert_id)
+    assert set(row.cells) == SELECTED  # type: ignore[attr-defined]
+    assert 120 < row.metrics["target_km2"] < 126  # type: ignore[attr-defined]
+    problems = row.problems  # type: ignore[attr-defined]
+    named = [p for p in problems if p.startswith("/alert/info[1]/area[2]: area 'Broken'")]
+    assert len(named) == 1, problems
+    assert "cannot be targeted" in named[0]
+    assert reason in named[0]
