@@ -250,16 +250,21 @@ async def _take_window(ctx: AppContext, dispatch_id: str) -> list[SmsMessage] | 
 
 
 # Outcomes only ever move a recipient out of `sending`: a delivery report can
-# overtake the gateway's answer (Kannel calls the dlr-url before its HTTP
-# reply reaches us), and the report's later state must not be overwritten.
-# Outcomes only ever move a recipient out of `sending`: a delivery report can
 # overtake the gateway's answer (Kannel calls the dlr-url before its HTTP reply
-# reaches us), and the report's later news must not be overwritten by it.
+# reaches us), and the report's later news (state, final_at, error, the
+# segment count its delivered-segment mask was read against) must not be
+# overwritten by it. The answer's own facts (gateway, message id, submitted_at)
+# are kept either way.
 _SMS = SmsMessage.__table__  # type: ignore[attr-defined]  # Core: plain executemany
+_STILL_SENDING = _SMS.c.state == SmsState.SENDING.value
 
 
 def _from_sending(state: SmsState) -> Any:
-    return case((_SMS.c.state == SmsState.SENDING.value, state.value), else_=_SMS.c.state)
+    return case((_STILL_SENDING, state.value), else_=_SMS.c.state)
+
+
+def _if_sending(column: Any, value: Any) -> Any:
+    return case((_STILL_SENDING, value), else_=column)
 
 
 _OUTCOME = (
@@ -267,11 +272,11 @@ _OUTCOME = (
     .where(_SMS.c.id == bindparam("row_id"))
     .values(
         gateway=bindparam("new_gateway"),
-        segments=bindparam("new_segments"),
+        segments=_if_sending(_SMS.c.segments, bindparam("new_segments")),
         gateway_message_id=bindparam("new_message_id"),
         submitted_at=bindparam("new_submitted_at"),
-        error=bindparam("new_error"),
-        final_at=bindparam("new_final_at"),
+        error=_if_sending(_SMS.c.error, bindparam("new_error")),
+        final_at=_if_sending(_SMS.c.final_at, bindparam("new_final_at")),
     )
 )
 

@@ -42,16 +42,32 @@ async def test_a_report_that_arrives_first_keeps_its_state(
     assert window is not None
     assert len(window) == 3
     early = DeliveryReceipt(ReceiptState.DELIVERED, correlation_id=str(window[0].id), raw="early")
+    failed = DeliveryReceipt(
+        ReceiptState.FAILED, correlation_id=str(window[1].id), raw="undeliv", error_code="34"
+    )
     async with transaction(app_context.sessions) as session:
-        await apply_receipts(session, [IncomingReceipt("simsms", early)])
+        await apply_receipts(
+            session, [IncomingReceipt("simsms", early), IncomingReceipt("simsms", failed)]
+        )
+        reported = {
+            m.id: (m.final_at, m.error) for m in (await session.exec(select(SmsMessage))).all()
+        }
     results = [
-        SubmitResult(str(m.id), "simsms", ReceiptState.SUBMITTED, 1, "gsm7", (f"gw-{m.id}",))
+        SubmitResult(str(m.id), "simsms", ReceiptState.SUBMITTED, 2, "gsm7", (f"gw-{m.id}",))
         for m in window
     ]
     await _record(app_context, window, results, "simsms")
     async with transaction(app_context.sessions) as session:
         rows = {m.id: m for m in (await session.exec(select(SmsMessage))).all()}
-    first, *others = (rows[m.id] for m in window)
+    first, second, third = (rows[m.id] for m in window)
     assert first.state == SmsState.DELIVERED  # the report's news stands
     assert first.gateway_message_id == f"gw-{first.id}"  # the answer's facts are still kept
-    assert [m.state for m in others] == [SmsState.SUBMITTED, SmsState.SUBMITTED]
+    assert first.submitted_at is not None
+    assert second.state == SmsState.FAILED
+    for row in (first, second):  # when the report came, and why it failed, are kept
+        assert row.final_at is not None
+        assert (row.final_at, row.error) == reported[row.id]
+        assert row.segments == 1  # what the report was read against
+    assert second.error == "gateway error 34"
+    assert third.state == SmsState.SUBMITTED
+    assert (third.final_at, third.error, third.segments) == (None, None, 2)
