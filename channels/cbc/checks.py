@@ -18,7 +18,7 @@ from urllib.parse import quote
 from pydantic import ValidationError
 
 from channels.cbc.jobs import IDEMPOTENCY_HEADER, CbcJob, InvalidSignature, verify_request
-from channels.cbs.decoder import PageDecodeError, decode_content
+from channels.cbs.decoder import PageDecodeError, decode_content, ends_in_zero_fill
 from channels.cbs.wac_decoder import WacDecodeError, decode_warning_area
 
 _GEO_SCOPES = {"cell_wide_immediate": 0, "plmn_wide": 1, "lac_sac_tac_wide": 2, "cell_wide": 3}
@@ -136,15 +136,21 @@ def check_job(
         raise RequestRejected(400, f"{IDEMPOTENCY_HEADER} must equal the job key {job.key!r}")
     if len(job.page_lengths) != len(job.pages):
         raise RequestRejected(400, "page_lengths must give one length per page")
-    texts = []
-    for number, (page, length) in enumerate(zip(job.pages, job.page_lengths, strict=True), 1):
-        texts.append(_decode(bytes.fromhex(page), job.dcs, length, number)[1])
+    decoded = [
+        _decode(bytes.fromhex(page), job.dcs, length, number)
+        for number, (page, length) in enumerate(zip(job.pages, job.page_lengths, strict=True), 1)
+    ]
+    language = _one_language(decoded)
+    if language != job.language:
+        raise RequestRejected(
+            400, f"language {job.language!r} differs from the pages' language {language!r}"
+        )
     if job.warning_area_coordinates is not None:
         try:
             decode_warning_area(bytes.fromhex(job.warning_area_coordinates))
         except WacDecodeError as exc:
             raise RequestRejected(400, f"warning area coordinates: {exc}") from None
-    return job, "".join(texts)
+    return job, "".join(text for _, text in decoded)
 
 
 def _optional(data: object, key: str, low: int, high: int, name: str) -> int | None:
@@ -189,7 +195,7 @@ def _payload(payload: dict[str, Any]) -> tuple[int | None, tuple[str, ...], str 
         if not isinstance(pages, list) or not 1 <= len(pages) <= 15:
             raise RequestRejected(400, "'pages' array size out of range")
         decoded = [_page(page, dcs, number) for number, page in enumerate(pages, 1)]
-        return dcs, tuple(text for _, text in decoded), decoded[0][0], None
+        return dcs, tuple(text for _, text in decoded), _one_language(decoded), None
     if "payload_etws" in payload:
         return None, (), None, _warning_type(payload["payload_etws"])
     if "payload_decoded" in payload:
@@ -199,6 +205,16 @@ def _payload(payload: dict[str, Any]) -> tuple[int | None, tuple[str, ...], str 
     raise RequestRejected(
         400, "'payload_type_encoded', 'payload_type_decoded' or 'payload_etws' must be present"
     )
+
+
+def _one_language(decoded: list[tuple[str | None, str]]) -> str | None:
+    """The language all pages carry; a message whose pages disagree is refused."""
+    languages = [language for language, _ in decoded]
+    if any(language != languages[0] for language in languages):
+        raise RequestRejected(
+            400, f"pages carry different languages {languages}: phones would mix them"
+        )
+    return languages[0]
 
 
 def _page(page: object, dcs: int, number: int) -> tuple[str | None, str]:
@@ -214,7 +230,14 @@ def _page(page: object, dcs: int, number: int) -> tuple[str | None, str]:
             f"page {number} is {len(octets)} octets: osmo-cbc would fill it up with 0x00"
             " ('@' on phones); send full 82-octet pages",
         )
-    return _decode(octets, dcs, None, number)
+    language, text = _decode(octets, dcs, None, number)
+    if ends_in_zero_fill(octets, dcs):
+        raise RequestRejected(
+            400,
+            f"page {number} ends in 0x00 fill ('@@' or U+0000 on phones), not CR padding:"
+            " pad every page with CR (telecom.md §2.4)",
+        )
+    return language, text
 
 
 def _decode(octets: bytes, dcs: int, length: int | None, number: int) -> tuple[str | None, str]:
@@ -231,7 +254,8 @@ def _warning_type(etws: object) -> int:
     if not isinstance(warning, dict):
         raise RequestRejected(400, "'warning_type' must be object")
     if "warning_type_encoded" in warning:
-        return _required(warning, "warning_type_encoded", 0, 255, "'warning_type_encoded'")
+        # 7 bits: the octet also carries the user-alert bit (TS 23.041 §9.3.24).
+        return _required(warning, "warning_type_encoded", 0, 127, "'warning_type_encoded'")
     value = _WARNING_TYPES.get(str(warning.get("warning_type_decoded")))
     if value is None:
         raise RequestRejected(400, "'warning_type_decoded' is invalid")

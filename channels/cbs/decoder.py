@@ -9,7 +9,8 @@ misread it.
 It decodes each page on its own, as a phone does, and refuses anything Tocsin
 must never send: a split escape pair or surrogate pair, padding that is not CR,
 a malformed language prefix, a DCS Tocsin does not use for text, pages that do
-not belong together.
+not belong together. `ends_in_zero_fill` spots a page padded with 0x00 octets
+instead of CR (osmo-cbc's own fill, shown as "@@@" on phones, telecom.md §2.4).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ _ESC = 0x1B
 _CR = 0x0D
 _PAGE = 82
 _SEPTETS = 93
+_AT = 0x00  # GSM-7 '@': what 0x00 fill octets decode to
 _LANGUAGES_0 = [
     "de",
     "en",
@@ -112,6 +114,22 @@ def decode_content(
     if meaning.ucs2:
         return _decode_ucs2(content, meaning, useful_length)
     return _decode_gsm7(content, meaning, useful_length)
+
+
+def ends_in_zero_fill(content: bytes, dcs: int) -> bool:
+    """Whether an 82-octet page ends the way 0x00 fill octets make it end.
+
+    GSM-7: the last two septets are '@' (0x00), where Tocsin's pages end in text
+    or CR septets; UCS2: the last character is U+0000. A page whose text
+    really ends in "@@" exactly at septet 93 looks the same: a GSM page has no
+    length, so a phone cannot tell either, and the fill is the likely reading.
+
+    Raises:
+        PageDecodeError: the DCS is not a text coding (see `scheme`).
+    """
+    if scheme(dcs).ucs2:
+        return content[-2:] == b"\x00\x00"
+    return _septets(content, _SEPTETS)[-2:] == [_AT, _AT]
 
 
 def decode_gsm_page(block: bytes) -> DecodedPage:

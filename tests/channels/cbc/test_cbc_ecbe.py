@@ -16,6 +16,15 @@ from channels.errors import PermanentChannelError, TransientChannelError
 from channels.simulators.cbc import CbcSimulator
 
 PLMN = BroadcastTargets()
+HELLO = make_message("Hello").pages[0].content
+ZERO_FILLED = HELLO[:5] + bytes(77)  # "Hello" is 5 septets in 5 octets
+MIXED_LANGUAGES = {  # DCS 0x10: every page says its language, and these two disagree
+    "dcs": 0x10,
+    "pages": [
+        make_message("Salut", language="ro").pages[0].content.hex(),
+        make_message("Moien", language="lb").pages[0].content.hex(),
+    ],
+}
 
 
 def adapter(sim: CbcSimulator, client: httpx.AsyncClient, **options: object) -> EcbeCbc:
@@ -322,6 +331,15 @@ async def test_etws_over_http(simulator: CbcSimulator, client: httpx.AsyncClient
     assert simulator.messages[4352].warning_type == 0
 
 
+async def test_simulator_takes_a_full_page_and_a_cr_padded_at_sign(
+    simulator: CbcSimulator, client: httpx.AsyncClient
+) -> None:
+    """The zero-fill check does not catch text that ends in '@' followed by CR padding."""
+    message = make_message("Write to alerts@@")
+    await adapter(simulator, client).submit(message, targets=PLMN, idempotency_key="k")
+    assert simulator.messages[4371].texts == ("Write to alerts@@",)
+
+
 async def test_link_check(simulator: CbcSimulator, client: httpx.AsyncClient) -> None:
     status = await adapter(simulator, client).check()
     assert status.reachable
@@ -347,6 +365,31 @@ async def test_link_check(simulator: CbcSimulator, client: httpx.AsyncClient) ->
         (
             lambda b: b["smscb_message"]["payload"]["payload_encoded"].update(pages=["C576597E"]),
             "page 1 is 4 octets",
+        ),
+        (  # "Hello" padded with 0x00 octets: osmo-cbc's own fill, "Hello@@@..." on phones
+            lambda b: b["smscb_message"]["payload"]["payload_encoded"].update(
+                pages=[(ZERO_FILLED).hex()]
+            ),
+            "page 1 ends in 0x00 fill",
+        ),
+        (
+            lambda b: b["smscb_message"]["payload"].update(
+                payload_encoded={
+                    "dcs": 0x48,
+                    "pages": [("Hi".encode("utf-16-be") + bytes(78)).hex()],
+                }
+            ),
+            "page 1 ends in 0x00 fill",
+        ),
+        (
+            lambda b: b["smscb_message"]["payload"].update(payload_encoded=MIXED_LANGUAGES),
+            "pages carry different languages ['ro', 'lb']",
+        ),
+        (
+            lambda b: b["smscb_message"].update(
+                payload={"payload_etws": {"warning_type": {"warning_type_encoded": 128}}}
+            ),
+            "'warning_type_encoded' out of range",
         ),
     ],
 )

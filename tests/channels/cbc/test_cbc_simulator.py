@@ -147,6 +147,8 @@ def _signed_job(**changes: object) -> tuple[bytes, dict[str, str]]:
         ({"dcs": 0x11}, 400, "would not read correctly"),
         ({"key": "other"}, 400, "Idempotency-Key"),
         ({"unexpected": 1}, 400, "invalid job"),
+        ({"language": "de"}, 400, "differs from the pages' language 'en'"),
+        ({"language": None}, 400, "differs from the pages' language 'en'"),
     ],
 )
 def test_job_checks(changes: dict[str, object], status: int, reason: str) -> None:

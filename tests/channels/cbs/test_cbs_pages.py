@@ -25,6 +25,7 @@ from channels.cbs.decoder import (
     decode_content,
     decode_gsm_message,
     decode_gsm_page,
+    ends_in_zero_fill,
 )
 
 LANGUAGES = st.sampled_from([None, "en", "de", "pl", "he", "is", "lb", "zh", "ja"])
@@ -145,6 +146,16 @@ def test_decoder_rejects_cr_octet_padding() -> None:
     bad = text.content[:10] + b"\x0d" * 71 + b"\x00"
     with pytest.raises(PageDecodeError, match="padding"):
         decode_content(bad, 0x0F, useful_length=10)
+
+
+def test_zero_fill_is_told_from_cr_padding() -> None:
+    hello = encode_text("Hello", "en").pages[0].content
+    assert not ends_in_zero_fill(hello, 0x01)
+    assert ends_in_zero_fill(hello[:5] + bytes(77), 0x01)
+    assert not ends_in_zero_fill(encode_text("Mail @@", "en").pages[0].content, 0x01)
+    ucs2 = encode_text("Zażółć", None).pages[0]
+    assert not ends_in_zero_fill(ucs2.content, 0x48)
+    assert ends_in_zero_fill(ucs2.content[:12] + bytes(70), 0x48)
 
 
 def test_decoder_rejects_pages_that_do_not_belong_together() -> None:
