@@ -25,6 +25,7 @@ from service.dispatch import events, occupancy, repository
 from service.dispatch.content import compose_broadcast, load_cap, warning_area_of
 from service.dispatch.models import Action, Dispatch, DispatchState
 from service.dispatch.outcomes import MAX_ATTEMPTS, Failed, Outcome, RetryLater, Sent, backoff
+from service.dispatch.planner import plan_kill
 from service.dispatch.progress import after_success
 from service.dispatch.registry import ChannelRegistry, NamedCbc
 from service.dispatch.scheduling import schedule_dispatch
@@ -64,14 +65,29 @@ async def run_broadcast(
         return await _finish_failed(
             ctx, dispatch_id, "the operator has no cell broadcast configured"
         )
-    cbcs = _in_order(registry.cbcs(work.operator.id, work.operator.channels), work)
+    configured = registry.cbcs(work.operator.id, work.operator.channels)
+    holder = _holder(work)
+    if holder is None and _replaces_live(work):
+        # Which CBC runs it is not recorded: a new broadcast could run beside the old one.
+        reason = "the CBC holding the broadcast this replaces is not recorded; it stays live"
+        return await _finish_failed(ctx, dispatch_id, reason)
+    if holder is None:
+        cbcs = _in_order(configured, work)
+    else:
+        # A kill or replace goes to the CBC holding the broadcast, never elsewhere: another
+        # CBC's 404 would pass for "killed", its new broadcast would run beside the old one.
+        cbcs = [cbc for cbc in configured if cbc.name == holder]
+        if not cbcs:
+            reason = _unreachable(work, holder, "that CBC is no longer configured")
+            return await _finish_failed(ctx, dispatch_id, reason)
     try:
         name, submission = await _talk(ctx, work, cbcs, settings)
     except PermanentChannelError as exc:
         return await _finish_failed(ctx, dispatch_id, f"refused: {exc}")
     except TransientChannelError as exc:
-        return await _retry_or_fail(ctx, dispatch_id, attempt, str(exc), exc.retry_after)
-    return await _record_success(ctx, registry, dispatch_id, name, submission)
+        error = str(exc) if holder is None else _unreachable(work, holder, str(exc))
+        return await _retry_or_fail(ctx, dispatch_id, attempt, error, exc.retry_after)
+    return await _record_success(ctx, dispatch_id, name, submission)
 
 
 async def _claim(
@@ -160,25 +176,80 @@ async def _targeting(session: Any, dispatch: Dispatch) -> Targeting | None:
     return targetings.get(dispatch.operator_id)
 
 
+def _holder(work: _Work) -> str | None:
+    """The CBC a kill or replace must go to: the one that accepted the broadcast it acts on.
+
+    None when any CBC will do: a new broadcast, a replace whose broadcast is no
+    longer on air, or (kill) a broadcast whose CBC was never recorded, which is
+    then stopped on every CBC (`_kill`).
+    """
+    previous = work.previous
+    if previous is None or work.dispatch.action == Action.BROADCAST:
+        return None
+    if work.dispatch.action == Action.REPLACE and not previous.live:
+        return None  # gone meanwhile (expired, killed): nothing to run beside
+
+    return previous.endpoint
+
+
+def _replaces_live(work: _Work) -> bool:
+    return (
+        work.dispatch.action == Action.REPLACE and work.previous is not None and work.previous.live
+    )
+
+
+def _unreachable(work: _Work, holder: str, error: str) -> str:
+    previous = work.previous
+    assert previous is not None
+    return (
+        f"CBC '{holder}', which holds broadcast {previous.id}, did not take the"
+        f" {work.dispatch.action}: {error}; the broadcast stays live there (no other CBC"
+        " is asked: it never had it)"
+    )
+
+
 def _in_order(cbcs: list[NamedCbc], work: _Work) -> list[NamedCbc]:
-    """The CBC holding the broadcast (replace, kill) or the last good one first, then the rest."""
+    """The CBC that held the broadcast (a replace of one gone) or the last good one first."""
     first = work.previous.endpoint if work.previous is not None else work.operator.last_good_cbc
     usable = [cbc for cbc in cbcs if cbc.name not in work.avoid]
     return sorted(usable, key=lambda cbc: cbc.name != first)
 
 
+async def _kill(work: _Work, cbcs: list[NamedCbc]) -> tuple[str | None, None]:
+    """Stop the broadcast on its CBC (`cbcs` is that one alone), or on every CBC if unknown.
+
+    No failover: a CBC that never had the broadcast answers 404, which the
+    adapters count as stopped. A transient error is raised for a later attempt.
+    """
+    assert work.previous is not None
+    if not cbcs:
+        raise TransientChannelError("no CBC configured")
+    submission = _submission_of(work.previous)
+    for cbc in cbcs:
+        try:
+            await cbc.adapter.cancel(submission)
+        except TransientChannelError as exc:
+            log.warning(
+                "cbc unavailable",
+                extra={"dispatch_id": work.dispatch.id, "cbc": cbc.name, "error": str(exc)},
+            )
+            raise
+    return (cbcs[0].name if len(cbcs) == 1 else None), None
+
+
 async def _talk(
     ctx: AppContext, work: _Work, cbcs: list[NamedCbc], settings: CellBroadcastSettings
-) -> tuple[str, Submission | None]:
-    """Send to the first CBC that answers; a transient failure moves on to the next."""
+) -> tuple[str | None, Submission | None]:
+    """Send to the first CBC that answers; a transient failure moves on to the next.
+
+    A kill, and a replace of a live broadcast, get only the CBC holding it.
+    """
     dispatch = work.dispatch
+    if dispatch.action == Action.KILL:
+        return await _kill(work, cbcs)
     last_error: TransientChannelError | None = None
     for cbc in cbcs:
         try:
-            if dispatch.action == Action.KILL:
-                assert work.previous is not None
-                await cbc.adapter.cancel(_submission_of(work.previous))
-                return cbc.name, None
             async with ctx.readers() as session:
                 cap = await load_cap(session, dispatch.alert_id)
             message = compose_broadcast(
@@ -225,21 +296,21 @@ def _submission_of(dispatch: Dispatch) -> Submission:
 
 async def _record_success(
     ctx: AppContext,
-    registry: ChannelRegistry,
     dispatch_id: str,
-    cbc: str,
+    cbc: str | None,
     submission: Submission | None,
 ) -> Outcome:
-    cancelled_meanwhile = False
     async with transaction(ctx.sessions) as session:
         dispatch = await repository.get_for_update(session, dispatch_id)
         assert dispatch is not None
         operator = await session.get(Operator, dispatch.operator_id)
         assert operator is not None
-        operator.last_good_cbc = cbc
-        session.add(operator)
         cancelled_meanwhile = dispatch.state == DispatchState.CANCELLED
-        dispatch.endpoint = cbc
+        cancel_reason = dispatch.last_error
+        if cbc is not None:  # None: a kill sent to every CBC (which one held it was unknown)
+            operator.last_good_cbc = cbc
+            session.add(operator)
+            dispatch.endpoint = cbc
         dispatch.submitted_at = utcnow()
         dispatch.heartbeat_at = None
         if submission is not None:
@@ -247,8 +318,11 @@ async def _record_success(
         if dispatch.action == Action.KILL:
             dispatch.state = DispatchState.DELIVERED
             dispatch.finished_at = utcnow()
-        elif not cancelled_meanwhile:
+        else:
+            # On air, even if a Cancel came while it was being sent: it stays marked live
+            # until the kill planned below lands, so retries and the expiry sweep apply.
             dispatch.state = dispatch.submitted_state
+            dispatch.finished_at = None
             dispatch.live = True
         await _retire_previous(session, dispatch)
         session.add(dispatch)
@@ -259,12 +333,20 @@ async def _record_success(
             dispatch=dispatch,
             cbc=cbc,
         )
+        kills = []
+        if cancelled_meanwhile:  # a Cancel came while it was being sent: stop it, durably
+            kills = await _kill_cancelled(session, dispatch, cancel_reason)
         follow_ups = await after_success(session, dispatch)
-    if cancelled_meanwhile and submission is not None:
-        # A Cancel arrived while we were submitting: stop what we just started.
-        cbcs = {c.name: c for c in registry.cbcs(operator.id, operator.channels)}
-        await cbcs[cbc].adapter.cancel(submission)
-    return Sent(tuple(follow_ups))
+    return Sent((*kills, *follow_ups))
+
+
+async def _kill_cancelled(
+    session: AsyncSession, dispatch: Dispatch, cancel_reason: str | None
+) -> list[str]:
+    """Plan (in the outbox) the kill of a broadcast a Cancel overtook while it was being sent."""
+    reason = f"{cancel_reason or 'cancelled'} while it was being submitted"
+    kill = await plan_kill(session, dispatch, alert_id=dispatch.alert_id, reason=reason)
+    return [] if kill is None else [schedule_dispatch(session, kill)]
 
 
 async def _retire_previous(session: Any, dispatch: Dispatch) -> None:
