@@ -124,6 +124,11 @@ def _check_signature(agency: Agency, content: bytes, cap: CapAlert) -> str:
         SignatureRejectedError: the agency requires a signature and it is missing or bad.
     """
     if not agency.certificates_pem:
+        if agency.requires_signature:  # refused at creation; a row edited since must not open up
+            raise SignatureRejectedError(
+                f"agency '{agency.name}' requires a valid signature but trusts no certificate",
+                [Issue("/alert/Signature", "no trusted certificate is configured")],
+            )
         return "unchecked" if cap.has_signature else "absent"
     verdict = verify_signature(content, [pem.encode() for pem in agency.certificates_pem])
     if verdict.valid:

@@ -16,7 +16,9 @@ import pytest
 
 from service.alerts.models import Alert
 from service.audit.models import AuditEvent
+from service.auth.models import Agency
 from service.context import AppContext
+from service.db import transaction
 from tests.conftest import CORPUS
 from tests.service.capdocs import cap_alert
 from tests.service.conftest import Keys, make_keys
@@ -155,6 +157,25 @@ async def test_signature_not_required_keeps_unverified_alerts(
     response = await post_file(client, keys, document)
     assert response.status_code == 201
     assert response.json()["signature"] == "absent"
+
+
+async def test_required_signature_with_no_trusted_certificate_refuses(
+    client: httpx.AsyncClient, context: AppContext
+) -> None:
+    """Creation refuses that combination; a row changed since must fail closed, not open."""
+    document = (CORPUS / "signed" / "bf-valid.xml").read_bytes()
+    certificate = embedded_certificate(document)
+    keys = await keys_for(
+        context, [document], requires_signature=True, certificates_pem=[certificate]
+    )
+    async with transaction(context.sessions) as session:
+        agency = await session.get(Agency, keys.agency_id)
+        assert agency is not None
+        agency.certificates_pem = []
+    response = await post_file(client, keys, document)
+    assert response.status_code == 403, response.text
+    assert response.json()["type"].endswith("/signature-rejected")
+    assert await count(context, Alert) == 0
 
 
 class Recorder(BaseHTTPRequestHandler):
