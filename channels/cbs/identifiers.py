@@ -65,6 +65,9 @@ def classify(
             drill; validated profiles cannot, so this signals a bug.
     """
     purpose = purpose_of(facts)
+    drill = profile.etws.drill(facts) if profile.etws and purpose is not Purpose.PUBLIC else None
+    if drill is not None:  # 4355, a drill identifier: MessageIdentifier checks it
+        return Classification(MessageIdentifier(drill.message_identifier, purpose), drill)
     if purpose is Purpose.EXERCISE:
         value = profile.exercise_identifier(facts, additional_language)
         return Classification(MessageIdentifier(value, purpose))

@@ -40,39 +40,61 @@ def _twin(value: int, additional: bool) -> int:
 
 
 class EtwsRules(BaseModel):
-    """Which Actual alerts go out as ETWS primary notifications, and with which flags.
+    """Which alerts go out as ETWS primary notifications, and with which flags.
 
-    Matching is on event-name substrings or on event codes, and only for
-    urgent, serious alerts: an "Earthquake" information bulletin must not set
-    off an ETWS alarm on every phone.
+    Actual alerts: matching is on event-name substrings or on event codes, and
+    only for urgent, serious alerts (an "Earthquake" information bulletin must
+    not set off an ETWS alarm on every phone). An earthquake and/or tsunami
+    event gives warning type 0, 1 or 2; an `other_events` / `other_codes`
+    event (and neither of those) gives type 4, "other" (4356).
+
+    Drills: a Test or Exercise alert (CAP status in `drill_statuses`, none by
+    default) whose event is one of the above goes out as the ETWS test type 3
+    (4355, a drill identifier), whatever its severity and urgency; without
+    `drill_statuses` it takes the profile's test/exercise identifier as before.
     """
 
     model_config = ConfigDict(frozen=True)
 
     earthquake_events: tuple[str, ...] = ("earthquake",)
     tsunami_events: tuple[str, ...] = ("tsunami",)
+    other_events: tuple[str, ...] = ()
     earthquake_codes: Pairs = ()
     tsunami_codes: Pairs = ()
+    other_codes: Pairs = ()
     severities: tuple[str, ...] = ("Extreme", "Severe")
     urgencies: tuple[str, ...] = ("Immediate", "Expected")
+    drill_statuses: tuple[Literal["Test", "Exercise"], ...] = ()
     emergency_user_alert: bool = True
     popup: bool = True
 
     def match(self, facts: AlertFacts) -> EtwsWarning | None:
-        """The ETWS warning for `facts`, or None when it is not an ETWS event."""
+        """The ETWS warning for an Actual alert, or None when it is not an ETWS event."""
         if not facts.is_("severity", *self.severities) or not facts.is_("urgency", *self.urgencies):
             return None
+        kind = self._kind(facts)
+        return None if kind is None else EtwsWarning(kind, self.emergency_user_alert, self.popup)
+
+    def drill(self, facts: AlertFacts) -> EtwsWarning | None:
+        """The ETWS test warning for a Test/Exercise alert with an ETWS event, or None."""
+        if not facts.is_("status", *self.drill_statuses) or self._kind(facts) is None:
+            return None
+        return EtwsWarning(EtwsWarningType.TEST, self.emergency_user_alert, self.popup)
+
+    def _kind(self, facts: AlertFacts) -> EtwsWarningType | None:
         event = facts.event.casefold()
         quake = any(w.casefold() in event for w in self.earthquake_events)
         quake = quake or facts.has_event_code(self.earthquake_codes)
         wave = any(w.casefold() in event for w in self.tsunami_events)
         wave = wave or facts.has_event_code(self.tsunami_codes)
-        if not (quake or wave):
-            return None
-        kind = EtwsWarningType.EARTHQUAKE if quake else EtwsWarningType.TSUNAMI
         if quake and wave:
-            kind = EtwsWarningType.EARTHQUAKE_AND_TSUNAMI
-        return EtwsWarning(kind, self.emergency_user_alert, self.popup)
+            return EtwsWarningType.EARTHQUAKE_AND_TSUNAMI
+        if quake or wave:
+            return EtwsWarningType.EARTHQUAKE if quake else EtwsWarningType.TSUNAMI
+        other = any(w.casefold() in event for w in self.other_events)
+        if other or facts.has_event_code(self.other_codes):
+            return EtwsWarningType.OTHER
+        return None
 
 
 class CmasProfile(BaseModel):

@@ -200,6 +200,39 @@ def test_etws_rules() -> None:
     assert (drill.etws, drill.identifier.value) == (None, 4381)
 
 
+def test_etws_other_type_for_configured_events() -> None:
+    profile = EuAlertProfile(
+        etws=EtwsRules(other_events=("volcan",), other_codes=(("profile:EU", "LAND"),))
+    )
+    volcano = classify(facts(event="Volcanic eruption"), profile)
+    assert volcano.etws is not None
+    assert (volcano.etws.warning_type, volcano.identifier.value) == (EtwsWarningType.OTHER, 4356)
+    landslide = classify(facts(event="Landslide", event_codes=(("profile:EU", "LAND"),)), profile)
+    assert landslide.identifier.value == 4356
+    quake = classify(facts(event="Earthquake after volcanic activity"), profile)
+    assert quake.identifier.value == 4352  # earthquake / tsunami win over "other"
+    minor = classify(facts(event="Volcanic ash", severity="Minor", urgency="Future"), profile)
+    assert (minor.etws, minor.identifier.value) == (None, 4396)  # EU-Info, not an ETWS alarm
+
+
+def test_etws_test_type_for_drills_of_an_etws_event() -> None:
+    profile = CmasProfile(etws=EtwsRules(other_events=("volcan",), drill_statuses=("Test",)))
+    for event in ("Earthquake", "Tsunami", "Volcanic eruption"):
+        drill = classify(facts(event=event, status="Test", severity="Minor"), profile)
+        assert drill.etws is not None
+        assert drill.etws.warning_type is EtwsWarningType.TEST
+        assert (drill.identifier.value, drill.identifier.purpose) == (4355, Purpose.TEST)
+    flood = classify(facts(event="Flood", status="Test"), profile)
+    assert (flood.etws, flood.identifier.value) == (None, 4398)  # not an ETWS event
+    exercise = classify(facts(event="Earthquake", status="Exercise"), profile)
+    assert (exercise.etws, exercise.identifier.value) == (None, 4381)  # Exercise not listed
+    both = CmasProfile(etws=EtwsRules(drill_statuses=("Test", "Exercise")))
+    exercise = classify(facts(event="Earthquake", status="Exercise"), both)
+    assert (exercise.identifier.value, exercise.identifier.purpose) == (4355, Purpose.EXERCISE)
+    with pytest.raises(ValueError, match="drill_statuses"):
+        EtwsRules.model_validate({"drill_statuses": ["Actual"]})
+
+
 VALUES = ("Actual", "Exercise", "Test", "Draft", "System", "actual", "Unknown", "")
 PUBLIC_IDS = st.integers(4352, 6400).filter(lambda v: v not in DRILL_IDENTIFIERS)
 DRILLS = st.sampled_from(sorted(DRILL_IDENTIFIERS))
@@ -215,6 +248,9 @@ PROFILES = st.one_of(
     st.just(CMAS),
     st.just(EU),
     st.just(CmasProfile(etws=EtwsRules(severities=("Extreme", "Severe", "Minor", "Unknown")))),
+    st.just(
+        EuAlertProfile(etws=EtwsRules(other_events=("",), drill_statuses=("Test", "Exercise")))
+    ),
     st.builds(EuAlertProfile, exercise=DRILLS, test=DRILLS),
     st.builds(CustomProfile, rules=st.lists(RULES, min_size=1, max_size=5).map(tuple)),
 )
@@ -266,4 +302,4 @@ def test_non_actual_alerts_never_get_a_public_identifier(
         return
     assert result.identifier.value in DRILL_IDENTIFIERS
     assert result.identifier.purpose is not Purpose.PUBLIC
-    assert result.etws is None
+    assert result.etws is None or result.etws.warning_type is EtwsWarningType.TEST

@@ -98,6 +98,16 @@ def test_etws_message_gets_flagged_serial_and_primary_notification() -> None:
         build_message(quake, InfoText(headline="x"), profile, serial=SerialNumber(GeoScope(1), 300))
 
 
+def test_etws_test_message_for_a_test_alert() -> None:
+    test = AlertFacts("Test", "Alert", "Public", "Tsunami", "Unknown", "Unknown", "Unknown")
+    profile = EuAlertProfile(etws=EtwsRules(drill_statuses=("Test",), emergency_user_alert=False))
+    message = build_message(test, InfoText(headline="TEST"), profile, serial=SERIAL)
+    assert (message.message_identifier, message.purpose) == (4355, Purpose.TEST)
+    block = message.primary_notification()
+    assert block is not None
+    assert decode_primary_notification(block)[1:] == (4355, 3, False, True)
+
+
 def test_drill_message_keeps_its_drill_identity() -> None:
     exercise = AlertFacts(
         "Exercise", "Alert", "Public", "Earthquake", "Immediate", "Extreme", "Observed"
