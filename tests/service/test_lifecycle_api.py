@@ -146,6 +146,28 @@ async def test_listing_filters_and_paginates(client: httpx.AsyncClient, keys: Ke
     assert bad.status_code == 400
 
 
+async def test_listing_filters_by_state_sender_and_message_type(
+    client: httpx.AsyncClient, keys: Keys
+) -> None:
+    first = await post(client, keys, cap_alert("a-1"))
+    await post(client, keys, cap_alert("d-1", status="Draft"))
+    update = cap_alert("u-1", msg_type="Update", references=reference_to("a-1"))
+    await post(client, keys, update)
+
+    async def identifiers(**params: str) -> list[str]:
+        page = await client.get("/api/v1/alerts", params=params, headers=keys.manager)
+        assert page.status_code == 200, page.text
+        return sorted(item["identifier"] for item in page.json()["items"])
+
+    assert await identifiers(msgType="Update") == ["u-1"]
+    assert await identifiers(state="received") == ["d-1"]  # a Draft is stored, never planned
+    now = (await client.get(f"/api/v1/alerts/{first['id']}", headers=keys.manager)).json()
+    assert await identifiers(state=now["state"], msgType="Alert") == ["a-1"]
+    assert await identifiers(state="rejected") == []
+    assert await identifiers(sender=first["sender"]) == ["a-1", "d-1", "u-1"]
+    assert await identifiers(sender="nobody@example.org") == []
+
+
 async def test_agency_sees_only_its_own_alerts(
     client: httpx.AsyncClient, keys: Keys, context: AppContext
 ) -> None:
