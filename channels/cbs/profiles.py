@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from channels.cbs.etws import EtwsWarning, EtwsWarningType
+from channels.cbs.etws import ETWS_MESSAGE_IDENTIFIERS, EtwsWarning, EtwsWarningType
 from channels.cbs.facts import DRILL_IDENTIFIERS, AlertFacts, NotBroadcastable, additional_language
 
 Pairs = tuple[tuple[str, str], ...]
@@ -32,6 +32,19 @@ _CMAS_TABLE |= {("severe", "immediate"): 4375, ("severe", "expected"): 4377}
 def _drill(value: int) -> int:
     if value not in DRILL_IDENTIFIERS:
         raise ValueError(f"{value} is not a test/exercise identifier {sorted(DRILL_IDENTIFIERS)}")
+    return value
+
+
+def _public(value: int | None) -> int | None:
+    """A configurable public identifier: 16 bits, neither a drill nor an ETWS identifier."""
+    if value is None:
+        return None
+    if not 0 <= value <= 0xFFFF:
+        raise ValueError(f"message identifier {value} does not fit 16 bits (0..65535)")
+    if value in DRILL_IDENTIFIERS:
+        raise ValueError(f"{value} is a test/exercise identifier: phones would not show a warning")
+    if value in ETWS_MESSAGE_IDENTIFIERS.values():
+        raise ValueError(f"{value} is an ETWS identifier (4352..4356), set by the etws rules")
     return value
 
 
@@ -154,8 +167,9 @@ class EuAlertProfile(BaseModel):
     profile: Literal["eu-alert"] = "eu-alert"
     level1_codes: Pairs = ()
     amber_codes: Pairs = ((_SAME, "CAE"),)
-    info_identifier: int | None = 4396  # 6400 in pycrate's table: set it per national profile
-    info_identifier_additional: int | None = 4397
+    # 6400 in pycrate's table: set it per national profile.
+    info_identifier: Annotated[int | None, AfterValidator(_public)] = 4396
+    info_identifier_additional: Annotated[int | None, AfterValidator(_public)] = 4397
     exercise: Annotated[int, AfterValidator(_drill)] = 4381
     test: Annotated[int, AfterValidator(_drill)] = 4380
     max_chars: int | None = None

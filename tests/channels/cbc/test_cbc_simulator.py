@@ -10,6 +10,7 @@ import sys
 import time
 
 import httpx
+import pydantic
 import pytest
 from cbc_support import SECRET, make_message
 
@@ -107,6 +108,16 @@ async def test_start_cbc_simulator_on_a_chosen_port_keeps_what_it_was_sent() -> 
 def test_ecbe_timeout_defaults_to_20_s() -> None:
     assert EcbeConfig(base_url="http://cbc").timeout_s == 20.0
     assert EcbeConfig(base_url="http://cbc", timeout_s=5).timeout_s == 5.0
+
+
+def test_cbc_configs_refuse_unknown_keys() -> None:
+    """A typo ("timeout" for "timeout_s") must not silently leave the default in place."""
+    with pytest.raises(pydantic.ValidationError, match="timeout"):
+        EcbeConfig.model_validate({"base_url": "http://cbc", "timeout": 5})
+    with pytest.raises(pydantic.ValidationError, match="timeout"):
+        GenericCbcConfig.model_validate({"base_url": "http://cbc", "secret": "s", "timeout": 5})
+    generic = {"base_url": "http://cbc", "secret": "s", "callback_url": None, "timeout_s": 3}
+    assert GenericCbcConfig.model_validate(generic).timeout_s == 3
 
 
 async def test_control_api_no_peers_and_drop(

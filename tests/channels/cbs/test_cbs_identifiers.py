@@ -303,3 +303,17 @@ def test_non_actual_alerts_never_get_a_public_identifier(
     assert result.identifier.value in DRILL_IDENTIFIERS
     assert result.identifier.purpose is not Purpose.PUBLIC
     assert result.etws is None or result.etws.warning_type is EtwsWarningType.TEST
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [(-1, "16 bits"), (65536, "16 bits"), (4380, "test/exercise"), (4353, "ETWS")],
+)
+def test_eu_info_identifier_is_checked(value: int, reason: str) -> None:
+    for field in ("info_identifier", "info_identifier_additional"):
+        with pytest.raises(pydantic.ValidationError, match=reason):
+            EuAlertProfile.model_validate({field: value})
+    assert EuAlertProfile(
+        info_identifier=6400, info_identifier_additional=None
+    ).info_identifier == (6400)
+    assert EuAlertProfile(info_identifier=919).info_identifier == 919  # national ranges stay open
