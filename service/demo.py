@@ -165,6 +165,7 @@ def show_try_it(console: Console, base_url: str, keys: DemoCredentials, sample: 
     """How to try the API by hand against the simulators."""
     console.print(f"\n[bold]Tocsin[/bold] on {base_url} with simulated channels (nothing leaves")
     console.print("this machine: every CBC and SMS gateway is an in-process simulator).")
+    console.print(f"  dashboard      {base_url}/dashboard  (sign in with the manager key)")
     console.print(f"  API reference  {base_url}/docs")
     console.print(f"  live events    {base_url}/api/v1/events  (manager key)")
     console.print(f"Agency key:  {keys.sender_key}", soft_wrap=True)
@@ -264,6 +265,7 @@ def show_summary(
         )
     console.print(table)
     console.print("Look at (send the manager key as 'Authorization: Bearer <key>'):")
+    console.print(f"  dashboard      {base_url}/dashboard  (sign in with the manager key)")
     console.print(f"  API reference  {base_url}/docs")
     for summary in summaries:
         console.print(

@@ -135,9 +135,11 @@ async def test_hostile_cap_text_is_shown_as_text(stack: Stack, browser: BrowserC
     row = page.locator(f"#alert-rows tr[data-id='{alert_id}']")
     await expect(row.locator(".headline-cell")).to_have_text(HOSTILE)
     await expect(row.locator(".badge.status-test")).to_have_text("TEST")
+    await screenshot(page, "dashboard-list.png")
     await row.click()
     await expect(page.locator("#alert-header h1.headline")).to_have_text(HOSTILE)
     await expect(page.locator(".test-banner")).to_contain_text("TEST")
+    await screenshot(page, "dashboard-test-alert.png")
     assert await page.locator("img").count() == 0
     assert await page.evaluate("() => window.__xss") is None
     assert not errors, errors

@@ -20,7 +20,7 @@ const NOT_ACTUAL = {
 };
 
 function fact(name, value) {
-  return [h("dt", {}, name), h("dd", {}, value ?? "—")];
+  return h("div", {className: "fact"}, h("dt", {}, name), h("dd", {}, value ?? "—"));
 }
 
 export class AlertDetail {
