@@ -85,8 +85,8 @@ def provision(env: dict[str, str], sender_list: list[str]) -> str:
     return key.stdout.strip()
 
 
-def start_server(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([TOCSIN, "serve"], env=env)
+def start_server(env: dict[str, str], *, worker: bool) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([TOCSIN, "serve", *([] if worker else ["--no-worker"])], env=env)
 
 
 async def wait_ready(base: str) -> None:
@@ -161,7 +161,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         env.pop("TOCSIN_DATABASE_URL", None)
         env.pop("TOCSIN_REDIS_URL", None)
         key = provision(env, senders(docs))
-        server = start_server(env)
+        server = start_server(env, worker=not args.no_worker)
         try:
             base = f"http://127.0.0.1:{port}"
             await wait_ready(base)
@@ -186,6 +186,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "requests": len(latencies),
         "max_requests_per_s": round(ceiling, 1),
         "database": "sqlite (embedded)",
+        "worker_in_process": not args.no_worker,
     }
 
 
@@ -194,6 +195,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--no-worker", action="store_true", help="API alone (workers elsewhere), as deployed"
+    )
     result = asyncio.run(run(parser.parse_args()))
     print(json.dumps(result))
 
