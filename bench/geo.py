@@ -11,7 +11,19 @@ all metrics. Classes:
   town     10 km polygon, 200 vertices, centred on a random town cell
   county   40 km polygon, 1,000 vertices, anywhere in the network
   region   150 km polygon, 5,000 vertices, anywhere in the network
-  nws_212  the corpus NWS alert (212 polygons, 93,040 points), as simplified
+  nws_212  the corpus NWS alert (212 polygons, 93,046 points)
+
+Three figures per class, each said apart (medians for the two once-per-alert
+steps):
+
+  prepare_ms  build_alert_area: the shapes, their union and, above the soft
+              limit of 250 points, the outward simplification (county,
+              region and NWS are simplified; the NWS alert once, not per query)
+  area_ms     the geometry all operators' resolutions of one alert share:
+              selection target and sender's area in equal-area metres, the
+              sender's area grown by 161 m (computed on the first resolution)
+  p50/p99_ms  resolve per operator: selection and every metric (covered,
+              under-alert, overshoot, beyond 161 m, against the sender's area)
 
 With TOCSIN_BENCH_POSTGIS_URL set, the same cells and the same first
 ``--postgis-queries`` areas of each class run in PostGIS (bench/postgis.py
@@ -19,7 +31,8 @@ says exactly what is computed there).
 
     .venv/bin/python bench/geo.py [--quick] [--queries 50] [--postgis-queries 10]
 
-The last line is JSON: {"bench": "geo", "cells", "classes": {...}, "index_build_s", ...}.
+The last line is JSON: {"bench": "geo", "cells", "classes": {name: {"p50_ms", "p99_ms",
+"mean_cells", "prepare_ms", "prepare_max_ms", "area_ms", ...}}, "index_build_s", ...}.
 """
 
 from __future__ import annotations
@@ -88,7 +101,30 @@ def nws_areas() -> list[CapArea]:
     return areas
 
 
-def placements(table: Any, queries: int, seed: int) -> dict[str, list[AlertArea]]:
+Prepared = tuple[list[AlertArea], list[float], list[float]]
+
+
+def _prepare(make: Callable[[], list[CapArea]]) -> tuple[AlertArea, float, float]:
+    """Build one alert area, timing the two once-per-alert steps apart.
+
+    ``prepare``: ``build_alert_area`` (parsing the shapes, the union, and the
+    outward simplification above the soft limits). ``area``: the geometry
+    every resolution of that alert shares, whichever operator: the selection
+    target and the sender's area in equal-area metres and the sender's area
+    grown by 161 m (the service computes these on the first operator's
+    resolution and reuses them for the others).
+    """
+    caps = make()
+    start = time.perf_counter()
+    area = build_alert_area(caps)
+    prepare_ms = (time.perf_counter() - start) * 1000
+    start = time.perf_counter()
+    _ = area.equal_area, area.sender_equal_area, area.fcc_buffer_equal_area
+    area_ms = (time.perf_counter() - start) * 1000
+    return area, prepare_ms, area_ms
+
+
+def placements(table: Any, queries: int, seed: int) -> dict[str, Prepared]:
     rng = np.random.default_rng(seed)
     city = np.flatnonzero(table.range_m < 900)
     town = np.flatnonzero((table.range_m >= 1500) & (table.range_m < 4000))
@@ -102,19 +138,19 @@ def placements(table: Any, queries: int, seed: int) -> dict[str, list[AlertArea]
             rng.uniform(BBOX[0] + 2 * margin, BBOX[2] - 2 * margin)
         )
 
-    def build(make: Callable[[], CapArea]) -> list[AlertArea]:
-        return [build_alert_area([make()]) for _ in range(queries)]
+    def build(make: Callable[[], CapArea]) -> Prepared:
+        built = [_prepare(lambda: [make()]) for _ in range(queries)]
+        return [b[0] for b in built], [b[1] for b in built], [b[2] for b in built]
 
-    nws = build_alert_area(nws_areas())
+    # The NWS alert is one alert: prepared once (it takes seconds), then
+    # resolved ``queries`` times as if by that many operators.
+    nws, nws_prepare, nws_area = _prepare(nws_areas)
     return {
         "city": build(lambda: CapArea("city", circles=(Circle(*at(city), 2.0),))),
         "town": build(lambda: polygon_area(*at(town), 10.0, 200, rng)),
         "county": build(lambda: polygon_area(*anywhere(0.5), 40.0, 1000, rng)),
         "region": build(lambda: polygon_area(*anywhere(1.5), 150.0, 5000, rng)),
-        # A fresh AlertArea per run so no projected target is cached between runs.
-        "nws_212": [
-            AlertArea(nws.geometry, nws.contributions, nws.simplification) for _ in range(queries)
-        ],
+        "nws_212": ([nws] * queries, [nws_prepare], [nws_area]),
     }
 
 
@@ -142,7 +178,7 @@ def save_and_load(holder: list[CellIndex]) -> tuple[CellIndex, float]:
 
 
 def run_tocsin(index: CellIndex, areas: list[AlertArea]) -> tuple[list[float], list[int]]:
-    resolve(index, AlertArea(areas[0].geometry, areas[0].contributions))  # warm-up
+    resolve(index, areas[0])  # warm-up
     times, counts = [], []
     for area in areas:
         start = time.perf_counter()
@@ -188,8 +224,9 @@ def main() -> None:
         "--postgis-queries", type=int, default=10, help="of those, how many also run in PostGIS"
     )
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--cells", type=int, default=None, help="network size (for tests)")
     args = parser.parse_args()
-    cells = 100_000 if args.quick else 1_000_000
+    cells = args.cells or (100_000 if args.quick else 1_000_000)
     start = time.perf_counter()
     table = synthesize_table(
         math.ceil(SITES_PER_MILLION * cells / 1e6), BBOX, args.seed, "001", "01", max_cells=cells
@@ -198,7 +235,8 @@ def main() -> None:
         f"network: {len(table):,} cells synthesised in {time.perf_counter() - start:.1f} s",
         flush=True,
     )
-    classes = placements(table, args.queries, args.seed)
+    prepared = placements(table, args.queries, args.seed)
+    classes = {name: areas for name, (areas, _, _) in prepared.items()}
     start = time.perf_counter()
     holder = [CellIndex.build(table, version="bench")]
     build_s = time.perf_counter() - start
@@ -212,13 +250,24 @@ def main() -> None:
     report: dict[str, Any] = {}
     for name, areas in classes.items():
         times, counts = run_tocsin(index, areas)
+        _, prepare_times, area_times = prepared[name]
         report[name] = {
             "p50_ms": round(percentile(times, 50), 2),
             "p99_ms": round(percentile(times, 99), 2),
             "mean_cells": round(float(np.mean(counts))),
+            "prepare_ms": round(percentile(prepare_times, 50), 2),
+            "prepare_max_ms": round(max(prepare_times), 2),
+            "area_ms": round(percentile(area_times, 50), 2),
+            "points_before": areas[0].simplification.points_before
+            if areas[0].simplification
+            else None,
+            "points_after": areas[0].simplification.points_after
+            if areas[0].simplification
+            else None,
         }
         print(
-            f"tocsin  {name:8s} p50 {percentile(times, 50):9.1f} ms  p99 {percentile(times, 99):9.1f} ms  (n={len(times)}, mean {np.mean(counts):,.0f} cells, max {max(counts):,})",
+            f"tocsin  {name:8s} p50 {percentile(times, 50):9.1f} ms  p99 {percentile(times, 99):9.1f} ms  (n={len(times)}, mean {np.mean(counts):,.0f} cells, max {max(counts):,}); "
+            f"prepare {report[name]['prepare_ms']:.1f} ms (max {report[name]['prepare_max_ms']:.1f}), area {report[name]['area_ms']:.1f} ms",
             flush=True,
         )
     url = os.environ.get("TOCSIN_BENCH_POSTGIS_URL")
