@@ -112,8 +112,12 @@ def compose_broadcast(
     )
 
 
-def warning_area_of(info: CapInfo, budget: int) -> bytes | None:
+def warning_area_of(info: CapInfo, budget: int, max_wait_s: int | None = None) -> bytes | None:
     """The WAC octets of the info's polygons and circles, simplified outward to `budget`.
+
+    `max_wait_s` (the operator's `warning_area_max_wait_s`) adds the maximum-wait
+    element: how long a phone may wait for a location fix before showing the
+    warning anyway (255: the device's default).
 
     None, so that phones show the warning anywhere in the targeted cells, when
     the shapes would leave part of the alert area out: an area given by
@@ -129,7 +133,7 @@ def warning_area_of(info: CapInfo, budget: int) -> bytes | None:
     if any(_spans_antimeridian(ring) for ring in polygons):
         return None
     try:
-        return encode_warning_area(WarningArea(polygons, circles), budget=budget)
+        return encode_warning_area(WarningArea(polygons, circles, max_wait_s), budget=budget)
     except ValueError as exc:
         log.warning("no warning area coordinates: %s", exc)
         return None

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from channels.cbc import EcbeConfig, GenericCbcConfig
 from channels.cbs.profiles import CmasProfile, CustomProfile, EuAlertProfile
+from channels.cbs.wac import MIN_BUDGET_OCTETS
 from channels.sms import HttpJsonConfig, KannelConfig, SmppConfig
 
 DEFAULT_MAX_BROADCAST_HOURS = 22.5  # phones re-show warnings older than 24 h (public-warning.md)
@@ -50,7 +51,14 @@ class CellBroadcastSettings(BaseModel):
     repetition_period_s: int = Field(default=60, ge=1, le=4095)
     max_broadcast_hours: float = Field(default=DEFAULT_MAX_BROADCAST_HOURS, gt=0, le=24)
     max_test_broadcast_hours: float = Field(default=DEFAULT_MAX_TEST_BROADCAST_HOURS, gt=0, le=24)
-    warning_area_budget_octets: int = Field(default=1024, ge=16, le=1024)
+    warning_area_budget_octets: int = Field(default=1024, ge=MIN_BUDGET_OCTETS, le=1024)
+    warning_area_max_wait_s: int | None = Field(
+        default=None,
+        ge=0,
+        le=255,
+        description="WAC maximum-wait element (type 1), seconds; 255 = device default;"
+        " None sends no element",
+    )
 
 
 class KannelGateway(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import httpx
+import pydantic
 import pytest
 from shapely import Point, Polygon
 
@@ -13,6 +14,7 @@ from channels.simulators.cbc import CbcSimulator
 from service.cap.model import CapArea, CapInfo
 from service.context import AppContext
 from service.dispatch.content import warning_area_of
+from service.network.channels import CellBroadcastSettings
 from service.worker import running_worker
 from tests.dispatch.conftest import channels_for, make_network
 from tests.dispatch.test_dispatch_e2e import FAR, NAIROBI_POLYGON, eventually, post
@@ -86,3 +88,37 @@ def test_a_detailed_polygon_is_simplified_outward_to_the_budget() -> None:
     (coarse,) = decode_warning_area(wac).polygons
     covered = Polygon([(lon, lat) for lat, lon in coarse]).buffer(1e-4)
     assert all(covered.contains(Point(lon, lat)) for lat, lon in ring)  # outward only
+
+
+def test_the_maximum_wait_element_is_sent_when_configured() -> None:
+    info = _info(CapArea("West", polygons=[WEST]))
+    assert decode_warning_area(warning_area_of(info, 1024) or b"").max_wait_s is None
+    wac = warning_area_of(info, 1024, max_wait_s=30)
+    assert wac is not None
+    assert wac.startswith(bytes.fromhex("100C1E"))  # telecom.md §5 vector 10: max wait 30
+    assert decode_warning_area(wac).max_wait_s == 30
+
+
+def _settings(**changes: object) -> CellBroadcastSettings:
+    endpoint = {"kind": "osmo-ecbe", "name": "c", "config": {"base_url": "http://cbc"}}
+    data = {"profile": {"profile": "eu-alert"}, "endpoints": [endpoint], **changes}
+    return CellBroadcastSettings.model_validate(data)
+
+
+def test_the_budget_and_maximum_wait_settings_match_what_the_encoder_takes() -> None:
+    for budget in (16, 31):
+        with pytest.raises(pydantic.ValidationError, match="greater than or equal to 32"):
+            _settings(warning_area_budget_octets=budget)
+    smallest = _settings(warning_area_budget_octets=32, warning_area_max_wait_s=255)
+    wac = warning_area_of(
+        _info(CapArea("West", polygons=[WEST])),
+        smallest.warning_area_budget_octets,
+        smallest.warning_area_max_wait_s,
+    )
+    assert wac is not None
+    assert len(wac) <= 32
+    assert decode_warning_area(wac).max_wait_s == 255
+    assert _settings().warning_area_max_wait_s is None
+    for wait in (-1, 256):
+        with pytest.raises(pydantic.ValidationError):
+            _settings(warning_area_max_wait_s=wait)
