@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from channels.errors import ChannelError, PermanentChannelError
+from channels.errors import ChannelError, PermanentChannelError, TransientChannelError
 from channels.sms.encoding import Encoding
 from channels.sms.receipts import DeliveryReceipt, ReceiptState
 
@@ -24,6 +24,17 @@ _CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _SEPARATORS = re.compile(r"[\s().-]")
 
 ReceiptHandler = Callable[[DeliveryReceipt], Awaitable[None]]
+
+
+class OutcomeUnknown(TransientChannelError):
+    """The request reached (or may have reached) the gateway, and no answer says what it did.
+
+    A timeout after the request was sent, a connection lost while waiting for
+    the answer, a 2xx answer we cannot read, a segment refused after earlier
+    ones were taken: the phone may have the message. Sending it again can
+    duplicate it, except through the same gateway with the same idempotency
+    key (`SmsGateway.deduplicates`).
+    """
 
 
 class InvalidNumber(PermanentChannelError):

@@ -1,9 +1,11 @@
 """HTTP outcomes as channel errors, the same way for every HTTP gateway.
 
 429 and 5xx mean "later" (with the peer's Retry-After when it gave one),
-other 4xx mean "never", and a transport failure (timeout, refused, reset)
-means "later": the request may or may not have arrived, and gateways are
-asked to deduplicate (Idempotency-Key) where they can.
+other 4xx mean "never". A transport failure before the request could leave
+(connection refused, connect timeout, no free connection) means "later" as
+well: the gateway never saw it. Any other transport failure (a read or write
+timeout, a connection dropped mid-request) is `OutcomeUnknown`: the gateway
+may have taken the message.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 from channels.errors import ChannelError, PermanentChannelError, TransientChannelError
+from channels.sms.gateway import OutcomeUnknown
+
+# Failures that happen before a byte of the request is sent.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
 def retry_after_seconds(response: httpx.Response, *, now: datetime | None = None) -> float | None:
@@ -41,6 +47,8 @@ def status_error(peer: str, response: httpx.Response) -> ChannelError:
 
 
 def transport_error(peer: str, exc: httpx.TransportError) -> TransientChannelError:
-    """Timeouts and connection failures: worth retrying."""
+    """Not sent (worth retrying anywhere), or sent with no answer (`OutcomeUnknown`)."""
     kind = "timeout" if isinstance(exc, httpx.TimeoutException) else type(exc).__name__
-    return TransientChannelError(f"{peer}: {kind}: {exc}")
+    if isinstance(exc, _NOT_SENT):
+        return TransientChannelError(f"{peer}: {kind}: {exc}")
+    return OutcomeUnknown(f"{peer}: {kind} after the request was sent: {exc}")

@@ -26,9 +26,9 @@ from channels.sms.gateway import (
     InvalidNumber,
     LinkStatus,
     OutboundSms,
+    OutcomeUnknown,
     SubmitResult,
     normalize_msisdn,
-    submit_each,
 )
 from channels.sms.http_errors import status_error, transport_error
 from channels.sms.limits import RateLimiter
@@ -86,6 +86,10 @@ def batch_idempotency_key(correlation_ids: Sequence[str]) -> str:
 class HttpJsonGateway:
     """`SmsGateway` over the generic JSON API, plus location-based SMS jobs."""
 
+    # A `submit_many` of the same messages sends the same requests with the same
+    # Idempotency-Key: the gateway recognises a retry after an unknown outcome.
+    deduplicates = True
+
     def __init__(
         self,
         config: HttpJsonConfig,
@@ -139,8 +143,36 @@ class HttpJsonGateway:
     async def submit_many(
         self, messages: Sequence[OutboundSms]
     ) -> list[SubmitResult | ChannelError]:
-        """One outcome per message; batches of up to `max_batch` per request."""
-        return await submit_each(self.submit, messages)
+        """One outcome per message; requests of up to `max_batch` of them, in order.
+
+        Not coalesced with other callers: the same messages always make the
+        same requests, hence the same Idempotency-Keys, so a retry after an
+        unknown outcome is recognised by the gateway.
+        """
+        prepared: list[_Prepared | ChannelError] = []
+        for message in messages:
+            try:
+                prepared.append(self._prepare(message))
+            except ChannelError as exc:
+                prepared.append(exc)
+        ready = [item for item in prepared if isinstance(item, _Prepared)]
+        size = self._config.max_batch
+        chunks = [ready[start : start + size] for start in range(0, len(ready), size)]
+        answers = await asyncio.gather(
+            *(self._send_batch(chunk) for chunk in chunks), return_exceptions=True
+        )
+        by_id: dict[str, SubmitResult | ChannelError] = {}
+        for chunk, answer in zip(chunks, answers, strict=True):
+            if isinstance(answer, ChannelError):
+                by_id.update((item.wire.correlation_id, answer) for item in chunk)
+            elif isinstance(answer, BaseException):
+                raise answer
+            else:
+                by_id.update(zip((i.wire.correlation_id for i in chunk), answer, strict=True))
+        return [
+            by_id[item.wire.correlation_id] if isinstance(item, _Prepared) else item
+            for item in prepared
+        ]
 
     async def _post(self, path: str, body: bytes, idempotency_key: str) -> httpx.Response:
         """POST a signed body; transport failures and non-2xx become channel errors."""
@@ -171,15 +203,15 @@ class HttpJsonGateway:
             response = await self._post(self._config.messages_path, body.encode(), key)
         try:
             results = BatchResponse.model_validate_json(response.content).results
-        except ValidationError as exc:
-            raise TransientChannelError(f"gateway {self.name}: unreadable answer: {exc}") from exc
+        except ValidationError as exc:  # a 2xx: the gateway may well have taken them
+            raise OutcomeUnknown(f"gateway {self.name}: unreadable answer: {exc}") from exc
         by_id = {result.correlation_id: result for result in results}
         return [self._outcome(item, by_id.get(item.wire.correlation_id)) for item in batch]
 
     def _outcome(self, item: _Prepared, result: WireResult | None) -> SubmitResult | ChannelError:
         cid = item.wire.correlation_id
-        if result is None:
-            return TransientChannelError(f"gateway {self.name}: no result for {cid}")
+        if result is None:  # it answered the request and did not say: it may have it
+            return OutcomeUnknown(f"gateway {self.name}: no result for {cid}")
         if result.status == "rejected":
             error = result.error
             detail = f"gateway {self.name} rejected {cid}: {error.code if error else '?'}"
@@ -216,7 +248,7 @@ class HttpJsonGateway:
         try:
             return LocationJobAccepted.model_validate_json(response.content).job_id
         except ValidationError as exc:
-            raise TransientChannelError(f"gateway {self.name}: unreadable answer: {exc}") from exc
+            raise OutcomeUnknown(f"gateway {self.name}: unreadable answer: {exc}") from exc
 
     async def cancel_location_job(self, job_id: str) -> None:
         """Stop a location job (alert cancelled or expired). Unknown job ids are already stopped.

@@ -16,12 +16,13 @@ from urllib.parse import quote, urlencode
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from channels.errors import ChannelError
+from channels.errors import ChannelError, TransientChannelError
 from channels.sms.encoding import encode_sms, reference_for
 from channels.sms.forms import KannelPart, kannel_parts
 from channels.sms.gateway import (
     LinkStatus,
     OutboundSms,
+    OutcomeUnknown,
     SubmitResult,
     normalize_msisdn,
     submit_each,
@@ -89,6 +90,8 @@ def parse_verified_kannel_dlr(config: KannelConfig, params: Mapping[str, str]) -
 class KannelGateway:
     """`SmsGateway` over Kannel's sendsms. Shares `client` with the rest of the process."""
 
+    deduplicates = False  # sendsms has no idempotency key: never resend an unknown outcome
+
     def __init__(self, config: KannelConfig, client: httpx.AsyncClient) -> None:
         self._config = config
         self._client = client
@@ -152,10 +155,15 @@ class KannelGateway:
             reference_bits=self._config.reference_bits,
             max_segments=self._config.max_segments,
         )
-        states = [
-            await self._send(self._query(message, to, part, number))
-            for number, part in enumerate(kannel_parts(encoded), start=1)
-        ]
+        states: list[ReceiptState] = []
+        for number, part in enumerate(kannel_parts(encoded), start=1):
+            try:
+                states.append(await self._send(self._query(message, to, part, number)))
+            except TransientChannelError as exc:
+                if not states:
+                    raise
+                # Earlier segments went: the phone has part of it, resending would repeat them.
+                raise OutcomeUnknown(f"{exc} (after {len(states)} segment(s) were taken)") from exc
         queued = ReceiptState.QUEUED in states
         return SubmitResult(
             correlation_id=message.correlation_id,

@@ -21,6 +21,7 @@ from channels.sms import (
     HttpJsonGateway,
     LocationSms,
     OutboundSms,
+    OutcomeUnknown,
     SmsGateway,
     SubmitResult,
     compose_sms_text,
@@ -39,6 +40,7 @@ from service.dispatch.progress import after_success
 from service.dispatch.registry import ChannelRegistry
 from service.dispatch.scheduling import schedule_dispatch
 from service.dispatch.sms_location import is_location_stop, plan_stop, run_location_stop
+from service.dispatch.sms_plan import stop_queued_sms
 from service.network.channels import ChannelsConfig, SmsSettings
 from service.network.models import Operator
 
@@ -65,22 +67,65 @@ async def run_sms_batch(
     if location is not None:
         return await _send_location_job(ctx, dispatch_id, attempt, gateways, location)
     gateway = gateways[(attempt - 1) % len(gateways)]  # a retry fails over to the next gateway
-    transient: str | None = None
-    while True:
+    # Recipients whose last outcome is unknown at a de-duplicating gateway go back
+    # there first, as the same request (same Idempotency-Key); never elsewhere.
+    transient = await _resend_pinned(ctx, dispatch_id, gateways, texts)
+    while transient is None:
         window = await _take_window(ctx, dispatch_id)
         if window is None:  # cancelled between windows
             return Sent()
         if not window:
             break
-        outcomes = await gateway.submit_many(
-            [OutboundSms(str(m.id), m.msisdn, texts[m.language]) for m in window]
-        )
-        transient = await _record(ctx, window, outcomes, gateway.name) or transient
-        if transient is not None:
-            break
+        transient = await _send_window(ctx, window, gateway, texts)
     if transient is not None:
         return await _retry_or_fail(ctx, dispatch_id, attempt, transient)
     return await _finish(ctx, dispatch_id, DispatchState.SUBMITTED, None)
+
+
+async def _send_window(
+    ctx: AppContext, window: Sequence[SmsMessage], gateway: SmsGateway, texts: dict[str, str]
+) -> str | None:
+    outcomes = await gateway.submit_many(
+        [OutboundSms(str(m.id), m.msisdn, texts[m.language]) for m in window]
+    )
+    return await _record(ctx, window, outcomes, gateway.name, _deduplicates(gateway))
+
+
+def _deduplicates(gateway: SmsGateway) -> bool:
+    """Whether the same messages re-sent to `gateway` are recognised (Idempotency-Key)."""
+    return bool(getattr(gateway, "deduplicates", False))
+
+
+async def _resend_pinned(
+    ctx: AppContext, dispatch_id: str, gateways: Sequence[SmsGateway], texts: dict[str, str]
+) -> str | None:
+    """Re-send, each to its own gateway, the recipients whose outcome there is unknown."""
+    async with transaction(ctx.sessions) as session:
+        names = (
+            await session.exec(
+                select(SmsMessage.gateway)
+                .where(
+                    SmsMessage.dispatch_id == dispatch_id,
+                    SmsMessage.state == SmsState.QUEUED.value,
+                    col(SmsMessage.gateway).is_not(None),
+                )
+                .distinct()
+            )
+        ).all()
+    by_name = {g.name: g for g in gateways}
+    for name in sorted(n for n in names if n is not None):
+        window = await _take_window(ctx, dispatch_id, pinned_to=name)
+        if not window:
+            continue  # None (cancelled): the main loop sees it too
+        gateway = by_name.get(name)
+        if gateway is None or not _deduplicates(gateway):  # reconfigured meanwhile
+            gone = OutcomeUnknown(f"gateway {name} can no longer take the retry")
+            await _record(ctx, window, [gone] * len(window), name, False)
+            continue
+        transient = await _send_window(ctx, window, gateway, texts)
+        if transient is not None:
+            return transient
+    return None
 
 
 async def _claim(
@@ -222,8 +267,13 @@ def _texts(cap: CapAlert, settings: SmsSettings) -> dict[str, str]:
     }
 
 
-async def _take_window(ctx: AppContext, dispatch_id: str) -> list[SmsMessage] | None:
+async def _take_window(
+    ctx: AppContext, dispatch_id: str, *, pinned_to: str | None = None
+) -> list[SmsMessage] | None:
     """Mark the next recipients `sending`; None when the batch was cancelled.
+
+    Queued recipients tied to a gateway (`pinned_to`) wait for that gateway's
+    retry; the others are free for whichever gateway this attempt uses.
 
     Each window is also the batch's heartbeat: the stall sweep leaves alone a
     batch that a live worker is still working through, however long it takes.
@@ -236,7 +286,13 @@ async def _take_window(ctx: AppContext, dispatch_id: str) -> list[SmsMessage] | 
         session.add(dispatch)
         query = (
             select(SmsMessage)
-            .where(SmsMessage.dispatch_id == dispatch_id, SmsMessage.state == SmsState.QUEUED.value)
+            .where(
+                SmsMessage.dispatch_id == dispatch_id,
+                SmsMessage.state == SmsState.QUEUED.value,
+                col(SmsMessage.gateway).is_(None)
+                if pinned_to is None
+                else col(SmsMessage.gateway) == pinned_to,
+            )
             .order_by(col(SmsMessage.id))
             .limit(WINDOW)
             # Should two attempts ever overlap, PostgreSQL hands each row to one of them.
@@ -286,8 +342,16 @@ async def _record(
     window: Sequence[SmsMessage],
     outcomes: Sequence[SubmitResult | ChannelError],
     gateway: str,
+    deduplicates: bool,
 ) -> str | None:
-    """Write each recipient's outcome; returns a transient error if any (they go back to queued)."""
+    """Write each recipient's outcome; a transient error if any (those go back to queued).
+
+    Never twice: only a gateway that surely did not take the message (refused
+    the connection, answered 429/5xx, throttled) frees the recipient for any
+    gateway. An unknown outcome (timeout or connection lost after sending) is
+    retried only at the same de-duplicating gateway (the recipient is tied to
+    it); anywhere else the recipient is `unknown` and is not sent again.
+    """
     transient: str | None = None
     now = utcnow()
     by_state: dict[SmsState, list[dict[str, Any]]] = {}
@@ -306,6 +370,12 @@ async def _record(
             row["new_segments"] = outcome.segments
             row["new_message_id"] = outcome.message_ids[0] if outcome.message_ids else None
             row["new_submitted_at"] = now
+        elif isinstance(outcome, OutcomeUnknown) and deduplicates:
+            state = SmsState.QUEUED  # tied to this gateway: it will know the retry
+            transient = str(outcome)
+        elif isinstance(outcome, OutcomeUnknown):
+            state = SmsState.UNKNOWN  # the phone may have it: a possible miss, never a duplicate
+            row["new_error"] = f"outcome unknown, not resent: {outcome}"[:500]
         elif isinstance(outcome, TransientChannelError):
             state = SmsState.QUEUED  # never handed over: safe to send later
             row["new_gateway"] = message.gateway  # not this gateway's: a queued row has none
@@ -323,18 +393,8 @@ async def _record(
     return transient
 
 
-async def _cancel_rest(session: object, dispatch_id: str) -> None:
-    from sqlmodel.ext.asyncio.session import AsyncSession
-
-    assert isinstance(session, AsyncSession)
-    await session.exec(
-        update(SmsMessage)
-        .where(
-            col(SmsMessage.dispatch_id) == dispatch_id,
-            col(SmsMessage.state) == SmsState.QUEUED.value,
-        )
-        .values(state=SmsState.CANCELLED.value, final_at=utcnow())
-    )
+async def _cancel_rest(session: AsyncSession, dispatch_id: str) -> None:
+    await stop_queued_sms(session, dispatch_id)
 
 
 async def _retry_or_fail(ctx: AppContext, dispatch_id: str, attempt: int, error: str) -> Outcome:

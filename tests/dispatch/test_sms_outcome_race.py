@@ -56,7 +56,7 @@ async def test_a_report_that_arrives_first_keeps_its_state(
         SubmitResult(str(m.id), "simsms", ReceiptState.SUBMITTED, 2, "gsm7", (f"gw-{m.id}",))
         for m in window
     ]
-    await _record(app_context, window, results, "simsms")
+    await _record(app_context, window, results, "simsms", True)
     async with transaction(app_context.sessions) as session:
         rows = {m.id: m for m in (await session.exec(select(SmsMessage))).all()}
     first, second, third = (rows[m.id] for m in window)

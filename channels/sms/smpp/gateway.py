@@ -26,6 +26,7 @@ from channels.sms.gateway import (
     InvalidNumber,
     LinkStatus,
     OutboundSms,
+    OutcomeUnknown,
     ReceiptHandler,
     SubmitResult,
     normalize_msisdn,
@@ -107,11 +108,15 @@ def _validity(message: OutboundSms) -> str:
 class SmppGateway:
     """`SmsGateway` over one SMPP transceiver bind, rebound whenever it drops.
 
+    submit_sm has no idempotency key (`deduplicates` False): a submit whose
+    answer was lost is `OutcomeUnknown` and is never resent.
+
     Receipts (deliver_sm) are parsed leniently, matched to our correlation
     ids and handed to `on_receipt`, one at a time, off the reading path.
     """
 
     def __init__(self, config: SmppConfig, on_receipt: ReceiptHandler | None = None) -> None:
+        self.deduplicates = False
         self._config = config
         self._limiter = RateLimiter(config.rate_per_second, burst=config.burst)
         self._window = asyncio.Semaphore(config.window)
@@ -245,7 +250,15 @@ class SmppGateway:
                 esm_class=part.esm_class,
                 data_coding=part.data_coding,
             )
-            ids.append(await self._submit_segment(body.encode(), message.correlation_id, number))
+            try:
+                ids.append(
+                    await self._submit_segment(body.encode(), message.correlation_id, number)
+                )
+            except TransientChannelError as exc:
+                if not ids:
+                    raise
+                # Earlier segments went: the phone has part of it, resending would repeat them.
+                raise OutcomeUnknown(f"{exc} (after {len(ids)} segment(s) were taken)") from exc
         return SubmitResult(
             correlation_id=message.correlation_id,
             gateway=self.name,

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from channels.errors import TransientChannelError
+from channels.sms.gateway import OutcomeUnknown
 from channels.sms.smpp.pdu import (
     BindBody,
     Command,
@@ -126,7 +127,9 @@ class SmppSession:
         must be recorded, or a fast receipt could overtake it.
 
         Raises:
-            TransientChannelError: the connection closed, or no response in time.
+            TransientChannelError: the connection was closed before the request went.
+            OutcomeUnknown: it went (or may have), and no response came in time or
+                the connection was lost while waiting: the peer may have acted on it.
         """
         sequence = self._next_sequence()
         future: asyncio.Future[Pdu] = asyncio.get_running_loop().create_future()
@@ -136,7 +139,7 @@ class SmppSession:
             await self._writer.drain()
             return await asyncio.wait_for(future, self._settings.response_timeout)
         except (TimeoutError, ConnectionError) as exc:
-            raise TransientChannelError(f"SMPP: no response to 0x{command_id:X}: {exc!r}") from exc
+            raise OutcomeUnknown(f"SMPP: no response to 0x{command_id:X}: {exc!r}") from exc
         finally:
             self._pending.pop(sequence, None)
 
@@ -194,7 +197,7 @@ class SmppSession:
         self.closed.set()
         for future, _ in self._pending.values():
             if not future.done():
-                future.set_exception(TransientChannelError("SMPP connection lost"))
+                future.set_exception(OutcomeUnknown("SMPP connection lost while waiting"))
         self._pending.clear()
         self._writer.close()
 
