@@ -208,6 +208,39 @@ async def test_a_retry_completes_a_partly_submitted_split_job(
     assert sorted(simulator.jobs) == ["k", "k-2", "k-3"]
 
 
+async def test_lost_responses_are_transient_and_the_retry_finds_the_work_done(
+    simulator: CbcSimulator, client: httpx.AsyncClient, sink: CallbackSink
+) -> None:
+    """The CBC processed each request but the connection dropped before its answer."""
+    cbc = adapter(simulator, client, callback_url=sink.url)
+    first = make_message("Flood warning")
+    simulator.drop_next(1, when="after")
+    with pytest.raises(TransientChannelError, match="connection failed"):
+        await cbc.submit(first, targets=CELLS, idempotency_key="k")
+    assert list(simulator.jobs) == ["k"]  # it landed
+    submission = await cbc.submit(first, targets=CELLS, idempotency_key="k")  # 200 "exists"
+    assert submission.remote_ids == ("k",)
+    assert list(simulator.jobs) == ["k"]
+    assert simulator.requests.count("POST /jobs") == 2
+
+    second = updated(first, "Flood warning extended")
+    simulator.drop_next(1, when="after")
+    with pytest.raises(TransientChannelError):
+        await cbc.replace(submission, second, targets=CELLS)
+    replaced = await cbc.replace(submission, second, targets=CELLS)  # the same PUT again
+    assert simulator.jobs["k"].text == second.text
+    assert simulator.jobs["k"].job.serial_number == replaced.serial_number
+
+    simulator.drop_next(1, when="after")
+    with pytest.raises(TransientChannelError):
+        await cbc.cancel(replaced)
+    assert simulator.jobs == {}
+    await cbc.cancel(replaced)  # 404: already gone, which counts as killed
+    # The CBC reports the kill it processed, signed like every callback.
+    await sink.wait_for(lambda reports: any(r.statuses[0].status == "stopped" for r in reports))
+    assert sink.rejected == 0
+
+
 @pytest.mark.parametrize(
     ("status", "kind"),
     [
