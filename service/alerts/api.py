@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from typing import Annotated
@@ -119,14 +120,15 @@ async def _ingest_once(
         IntakeError: the document was refused; nothing is stored.
         IntegrityError: another request stored the same CAP identity first.
     """
+    document = await asyncio.to_thread(
+        intake.check_document,
+        principal,
+        content,
+        content_type=media_type,
+        max_bytes=context.settings.max_cap_bytes,
+    )
     async with transaction(context.sessions) as session:
-        outcome = await intake.ingest(
-            session,
-            principal,
-            content,
-            content_type=media_type,
-            max_bytes=context.settings.max_cap_bytes,
-        )
+        outcome = await intake.ingest(session, principal, document)
         return outcome, await _render(session, context, outcome.alert)
 
 

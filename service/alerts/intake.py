@@ -50,19 +50,29 @@ class IntakeOutcome:
     created: bool  # False: an identical replay of an alert already stored
 
 
-async def ingest(
-    session: AsyncSession,
-    principal: Principal,
-    content: bytes,
-    *,
-    content_type: str,
-    max_bytes: int,
-) -> IntakeOutcome:
-    """Accept or refuse one CAP document, inside the caller's transaction.
+@dataclass(frozen=True)
+class CheckedDocument:
+    """A CAP document that passed every check needing no database."""
+
+    content: bytes
+    content_type: str
+    result: ValidationResult
+    cap: CapAlert
+    agency: Agency
+    signature: str  # 'verified', 'unchecked' or 'absent'
+    digest: str
+
+
+def check_document(
+    principal: Principal, content: bytes, *, content_type: str, max_bytes: int
+) -> CheckedDocument:
+    """Validate, authorise the sender and verify the signature: CPU only, no database.
+
+    Kept out of the storing transaction so that parsing a large alert never
+    holds the database's write lock (SQLite has one); safe to run in a thread.
 
     Raises:
-        IntakeError: a subclass naming why the document was refused (including an
-            area outside the agency's jurisdiction); nothing is stored.
+        IntakeError: a subclass naming why the document was refused.
     """
     agency = principal.agency
     if agency is None:
@@ -72,11 +82,30 @@ async def ingest(
     _check_sender(agency, cap)
     signature = _check_signature(agency, content, cap)
     digest = hashlib.sha256(content).hexdigest()
+    return CheckedDocument(content, content_type, result, cap, agency, signature, digest)
+
+
+async def ingest(
+    session: AsyncSession, principal: Principal, document: CheckedDocument
+) -> IntakeOutcome:
+    """Store a checked CAP document once, chained and audited, inside the caller's transaction.
+
+    Raises:
+        IntakeError: a subclass naming why the document was refused (an identity
+            already used with other content, an unknown or ambiguous reference,
+            an area outside the agency's jurisdiction); nothing is stored.
+    """
+    cap, agency, result = document.cap, document.agency, document.result
+    content, content_type = document.content, document.content_type
+    signature, digest = document.signature, document.digest
     existing = await repository.find_by_identity(session, cap.sender, cap.identifier, cap.sent_text)
     if existing is not None:
         return _replay(existing, digest)
-    await check_alert_areas(session, agency, cap)
+    unchecked = await check_alert_areas(session, agency, cap)
     alert = _new_alert(cap, result, principal, agency, digest, signature)
+    # An area that could not be checked against the jurisdiction cannot reach
+    # anyone either: the sender is told, beside the validator's own warnings.
+    alert.warnings = [*alert.warnings, *({"path": i.path, "message": i.message} for i in unchecked)]
     referenced: list[Alert] = []
     references = _without_self_reference(cap, alert)
     if cap.msg_type in {"Update", "Cancel"} and references:
@@ -87,8 +116,8 @@ async def ingest(
     # Nothing is written until the unit of work flushes at commit, so the new
     # alert is inserted once, already in the state it ends up in.
     with session.no_autoflush:
-        document = AlertDocument(alert_id=alert.id, content=content, content_type=content_type)
-        await repository.add(session, alert, document)
+        original = AlertDocument(alert_id=alert.id, content=content, content_type=content_type)
+        await repository.add(session, alert, original)
         await repository.add_references(session, alert.id, referenced_ids)
         await audit.record(
             session,

@@ -190,3 +190,19 @@ async def test_geocode_areas_resolve_through_imported_shapes(
         (row,) = await compute_targeting(session, context.cell_indexes, posted.json()["id"])
     assert set(row.cells) == SELECTED
     assert row.problems == []
+
+
+async def test_an_accepted_alert_names_the_area_not_checked_against_the_jurisdiction(
+    client: httpx.AsyncClient, keys: Keys, context: AppContext
+) -> None:
+    put = await client.put(
+        f"/api/v1/agencies/{keys.agency_id}/jurisdiction", json=NAIROBI, headers=keys.admin
+    )
+    assert put.status_code == 200, put.text
+    collinear = "-1.2,36.8 -1.2,36.85 -1.2,36.9 -1.2,36.8"
+    area = f"<area><areaDesc>Line</areaDesc><polygon>{collinear}</polygon></area>"
+    body = cap_alert("j-9").replace(b"</area>", b"</area>" + area.encode(), 1)
+    response = await client.post("/api/v1/alerts", content=body, headers=keys.cap())
+    assert response.status_code == 201, response.text
+    notes = [w for w in response.json()["warnings"] if w["path"] == "/alert/info[1]/area[2]"]
+    assert any("not checked against the jurisdiction" in w["message"] for w in notes), notes
