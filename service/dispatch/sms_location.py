@@ -171,7 +171,8 @@ async def _done(
         assert dispatch is not None
         dispatch.state = state
         dispatch.last_error = error
-        dispatch.submitted_at = utcnow()
+        if state == DispatchState.DELIVERED:  # a failed stop submitted nothing
+            dispatch.submitted_at = utcnow()
         dispatch.finished_at = utcnow()
         dispatch.heartbeat_at = None
         session.add(dispatch)

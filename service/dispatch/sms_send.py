@@ -419,6 +419,16 @@ async def _retry_or_fail(ctx: AppContext, dispatch_id: str, attempt: int, error:
     return RetryLater(job_id, delay)
 
 
+async def _handed_over(session: AsyncSession, dispatch_id: str) -> bool:
+    """Whether a gateway took at least one recipient of the batch."""
+    query = (
+        select(SmsMessage.id)
+        .where(SmsMessage.dispatch_id == dispatch_id, col(SmsMessage.submitted_at).is_not(None))
+        .limit(1)
+    )
+    return (await session.exec(query)).first() is not None
+
+
 async def _finish(
     ctx: AppContext, dispatch_id: str, state: DispatchState, error: str | None
 ) -> Outcome:
@@ -433,7 +443,8 @@ async def _finish(
         # The operator may have pulled and acknowledged the job already.
         dispatch.state = dispatch.submitted_state if state == DispatchState.SUBMITTED else state
         dispatch.last_error = error
-        dispatch.submitted_at = utcnow()
+        # Only a batch that handed something over was submitted (accept→submit metrics).
+        dispatch.submitted_at = utcnow() if await _handed_over(session, dispatch_id) else None
         if state == DispatchState.FAILED:
             dispatch.finished_at = utcnow()
         session.add(dispatch)

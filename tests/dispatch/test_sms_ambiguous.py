@@ -140,3 +140,51 @@ async def test_a_cancel_leaves_tied_recipients_unknown_not_cancelled(
     async with transaction(app_context.sessions) as session:
         await stop_queued_sms(session, dispatch_id)
     assert {r.state for r in await _rows(app_context)} == {SmsState.UNKNOWN}
+
+
+async def _dispatch(ctx: AppContext, dispatch_id: str) -> Dispatch:
+    async with transaction(ctx.sessions) as session:
+        dispatch = await session.get(Dispatch, dispatch_id)
+        assert dispatch is not None
+        return dispatch
+
+
+async def test_a_batch_that_handed_nothing_over_has_no_submitted_at(
+    app_context: AppContext, api: httpx.AsyncClient, keys: Keys
+) -> None:
+    from channels.errors import PermanentChannelError
+    from service.dispatch.outcomes import MAX_ATTEMPTS
+
+    dispatch_id = await _planned_batch(app_context, api, keys)
+    down = TransientChannelError("a: HTTP 503")
+    gateway = FakeGateway("a", deduplicates=False, failures=[down] * MAX_ATTEMPTS)
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        await run_sms_batch(app_context, FakeRegistry([gateway]), dispatch_id, attempt)  # type: ignore[arg-type]
+    dispatch = await _dispatch(app_context, dispatch_id)
+    assert dispatch.state == "failed"
+    assert dispatch.submitted_at is None  # gave up: nothing was submitted
+    assert dispatch.finished_at is not None
+
+    async with transaction(app_context.sessions) as session:
+        for row in (await session.exec(select(SmsMessage))).all():
+            row.state = SmsState.QUEUED
+            session.add(row)
+        again = await session.get(Dispatch, dispatch_id)
+        assert again is not None
+        again.state, again.attempts = "queued", 0
+        session.add(again)
+    refused = FakeGateway("a", deduplicates=False, failures=[PermanentChannelError("no")])
+    await run_sms_batch(app_context, FakeRegistry([refused]), dispatch_id, 1)  # type: ignore[arg-type]
+    assert (await _dispatch(app_context, dispatch_id)).submitted_at is None  # all refused
+
+    async with transaction(app_context.sessions) as session:
+        again = await session.get(Dispatch, dispatch_id)
+        assert again is not None
+        again.state, again.attempts = "queued", 0
+        session.add(again)
+        row = (await session.exec(select(SmsMessage))).first()
+        assert row is not None
+        row.state, row.gateway = SmsState.QUEUED, None
+        session.add(row)
+    await run_sms_batch(app_context, FakeRegistry([FakeGateway("a", False)]), dispatch_id, 1)  # type: ignore[arg-type]
+    assert (await _dispatch(app_context, dispatch_id)).submitted_at is not None
