@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import func
@@ -51,12 +51,13 @@ def _dispatch_view(dispatch: Dispatch) -> dict[str, Any]:
         "planned_at": dispatch.planned_at,
         "queued_at": dispatch.queued_at,
         "submitted_at": dispatch.submitted_at,
+        "acknowledged_at": dispatch.acknowledged_at,
         "finished_at": dispatch.finished_at,
     }
 
 
 async def delivery_summary(session: AsyncSession, alert: Alert) -> dict[str, Any]:
-    """The manager's view of one alert's delivery."""
+    """The manager's view of one alert's delivery: the whole, each operator, every dispatch."""
     dispatches = list(
         (
             await session.exec(
@@ -66,16 +67,25 @@ async def delivery_summary(session: AsyncSession, alert: Alert) -> dict[str, Any
             )
         ).all()
     )
-    cells = (
-        await session.exec(
-            select(func.coalesce(func.sum(Targeting.cell_count), 0)).where(
-                Targeting.alert_id == alert.id
+    targeted = dict(
+        (
+            await session.exec(
+                select(Targeting.operator_id, Targeting.cell_count).where(
+                    Targeting.alert_id == alert.id
+                )
             )
-        )
-    ).one()
-    broadcasts = [d for d in dispatches if d.channel == Channel.CELL_BROADCAST]
-    cell_counts = await _cells_reported(session, [d for d in broadcasts if d.action != "kill"])
-    sms_counts, sms_latency = await _sms(session, alert.id)
+        ).all()
+    )
+    sms_by_operator, sms_latency = await _sms(session, alert.id)
+    operators = sorted(set(targeted) | set(sms_by_operator) | {d.operator_id for d in dispatches})
+    cells = {
+        operator: {
+            "targeted": int(targeted.get(operator) or 0),
+            **await _cells_reported(session, _broadcasts(dispatches, operator)),
+        }
+        for operator in operators
+    }
+    sms = {o: _sms_counts(sms_by_operator.get(o, Counter())) for o in operators}
     accept_to_submit = [
         (d.submitted_at - alert.received_at).total_seconds() * 1000
         for d in dispatches
@@ -84,14 +94,30 @@ async def delivery_summary(session: AsyncSession, alert: Alert) -> dict[str, Any
     return {
         "alert": alert.id,
         "state": alert.state,
-        "cells": {"targeted": int(cells), **cell_counts},
-        "sms": sms_counts,
+        "cells": _sum(cells.values(), ("targeted", "acknowledged", "failed")),
+        "sms": _sum(sms.values(), tuple(_sms_counts(Counter()))),
         "latency_ms": {
             "accept_to_submit": _percentiles(accept_to_submit),
             "submit_to_delivered": _percentiles(sms_latency),
         },
+        "operators": [{"operator": o, "cells": cells[o], "sms": sms[o]} for o in operators],
         "dispatches": [_dispatch_view(d) for d in dispatches],
     }
+
+
+def _broadcasts(dispatches: Sequence[Dispatch], operator: str) -> list[Dispatch]:
+    return [
+        d
+        for d in dispatches
+        if d.operator_id == operator and d.channel == Channel.CELL_BROADCAST and d.action != "kill"
+    ]
+
+
+def _sum(rows: Iterable[dict[str, int]], keys: tuple[str, ...]) -> dict[str, int]:
+    total: Counter[str] = Counter()
+    for row in rows:
+        total.update(row)
+    return {key: total[key] for key in keys}
 
 
 _CALLBACKS = {cbc.kind: cbc.capabilities.status_callbacks for cbc in (EcbeCbc, GenericHttpCbc)}
@@ -102,33 +128,28 @@ def _cells_of(dispatch: Dispatch) -> int:
 
 
 async def _cells_reported(session: AsyncSession, broadcasts: Sequence[Dispatch]) -> dict[str, int]:
-    """Cells acknowledged (taken or broadcasting) and failed, per the CBCs' per-cell reports.
+    """One operator's cells with the warning on air, and cells that failed, each counted once.
 
-    A CBC that reports no cell states (osmo-cbc) acknowledges a job as a
-    whole: its accepted broadcasts count all their cells as acknowledged. One
-    that does report (the JSON API) counts only the cells it reported: until
-    its first callback, none.
+    An operator gets one broadcast per language over the same cells: a cell
+    counts as acknowledged once any of them is taken there. A CBC that
+    reports no cell states (osmo-cbc) acknowledges a job as a whole: its
+    accepted broadcasts count all their cells. One that does report (the
+    JSON API) counts only the cells it reported: until its first callback,
+    none. A failed cell is one that failed and is on air in no broadcast.
     """
     submitted = [d for d in broadcasts if d.submitted_at is not None]
-    ids = [d.id for d in submitted]
-    reported: dict[str, Counter[str]] = {}
-    if ids:
-        query = (
-            select(CellStatus.dispatch_id, CellStatus.status, func.count())
-            .where(col(CellStatus.dispatch_id).in_(ids))
-            .group_by(col(CellStatus.dispatch_id), col(CellStatus.status))
+    whole_jobs = [_cells_of(d) for d in submitted if not _reports_cells(d)]
+    reporting = [d.id for d in submitted if _reports_cells(d)]
+    taken: set[str] = set()
+    failed: set[str] = set()
+    if reporting:
+        query = select(CellStatus.cell_id, CellStatus.status).where(
+            col(CellStatus.dispatch_id).in_(reporting)
         )
-        for dispatch_id, status, count in (await session.exec(query)).all():
-            reported.setdefault(dispatch_id, Counter())[status] += int(count)
-    acknowledged = failed = 0
-    for dispatch in submitted:
-        states = reported.get(dispatch.id)
-        if states is None:
-            acknowledged += 0 if _reports_cells(dispatch) else _cells_of(dispatch)
-            continue
-        acknowledged += sum(states[state] for state in TAKEN_STATES)
-        failed += states["failed"]
-    return {"acknowledged": acknowledged, "failed": failed}
+        for cell_id, status in (await session.exec(query)).all():
+            (taken if status in TAKEN_STATES else failed).add(cell_id)
+    acknowledged = max([len(taken), *whole_jobs])
+    return {"acknowledged": acknowledged, "failed": len(failed - taken) if not whole_jobs else 0}
 
 
 def _reports_cells(dispatch: Dispatch) -> bool:
@@ -136,16 +157,18 @@ def _reports_cells(dispatch: Dispatch) -> bool:
     return _CALLBACKS.get(str(dispatch.result.get("cbc")), False)
 
 
-async def _sms(session: AsyncSession, alert_id: str) -> tuple[dict[str, int], list[float]]:
+async def _sms(session: AsyncSession, alert_id: str) -> tuple[dict[str, Counter[str]], list[float]]:
+    """SMS rows by operator and state, and a sample of submit-to-delivered times (ms)."""
     rows = (
         await session.exec(
-            select(SmsMessage.state, func.count())
+            select(SmsMessage.operator_id, SmsMessage.state, func.count())
             .where(SmsMessage.alert_id == alert_id)
-            .group_by(col(SmsMessage.state))
+            .group_by(col(SmsMessage.operator_id), col(SmsMessage.state))
         )
     ).all()
-    by_state: Counter[str] = Counter({state: int(count) for state, count in rows})
-    total = sum(by_state.values())
+    by_operator: dict[str, Counter[str]] = {}
+    for operator, state, count in rows:
+        by_operator.setdefault(operator, Counter())[state] += int(count)
     delivered = (
         await session.exec(
             select(SmsMessage.submitted_at, SmsMessage.final_at)
@@ -153,14 +176,19 @@ async def _sms(session: AsyncSession, alert_id: str) -> tuple[dict[str, int], li
                 SmsMessage.alert_id == alert_id,
                 SmsMessage.state == SmsState.DELIVERED.value,
             )
+            .order_by(col(SmsMessage.id))
             .limit(20000)
         )
     ).all()
     latency = [
         (f - s).total_seconds() * 1000 for s, f in delivered if s is not None and f is not None
     ]
-    counts = {
-        "total": total,
+    return by_operator, latency
+
+
+def _sms_counts(by_state: Counter[str]) -> dict[str, int]:
+    return {
+        "total": sum(by_state.values()),
         "submitted": by_state[SmsState.SUBMITTED.value],
         "delivered": by_state[SmsState.DELIVERED.value],
         "failed": by_state[SmsState.FAILED.value] + by_state[SmsState.EXPIRED.value],
@@ -169,7 +197,6 @@ async def _sms(session: AsyncSession, alert_id: str) -> tuple[dict[str, int], li
         # Not yet accepted by a gateway (submitted ones await their delivery report).
         "pending": by_state[SmsState.QUEUED.value] + by_state[SmsState.SENDING.value],
     }
-    return counts, latency
 
 
 async def events_after(

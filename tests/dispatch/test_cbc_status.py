@@ -159,3 +159,41 @@ async def test_reports_after_a_write_replace_belong_to_the_update(
         rows = (await session.exec(select(CellStatus))).all()
     by_dispatch = {r.dispatch_id for r in rows}
     assert by_dispatch == {live.job.key, replace["id"]}  # the first broadcast's key is its id
+
+
+def _in_two_languages(body: bytes) -> bytes:
+    text = body.decode()
+    start, end = text.index("<info>"), text.index("</info>") + len("</info>")
+    second = text[start:end].replace("en-KE", "sw-KE")
+    return (text[:end] + second + text[end:]).encode()
+
+
+async def test_a_cell_on_air_in_two_languages_counts_once_for_its_operator(
+    served: tuple[AppContext, str], cbc_sim: CbcSimulator
+) -> None:
+    ctx, url = served
+    await make_network(ctx, "reporting", channels_for([cbc_sim.base_url], None))
+    keys = await make_keys(ctx, ["test@tocsin.dev"])
+    document = _in_two_languages(cap_alert("cs-2", expires=FAR, polygon=NAIROBI_POLYGON))
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client, running_worker(ctx):
+        alert_id = (await post(client, keys, document))["id"]
+        jobs = await eventually(lambda: list(cbc_sim.jobs.values()) or None)
+        jobs = await eventually(lambda: list(cbc_sim.jobs.values())[1:] and cbc_sim.jobs)
+        cells = {cell for live in jobs.values() for cell in live.job.cells}
+
+        def settled(summary: dict[str, Any]) -> bool:
+            broadcasts = [d for d in summary["dispatches"] if d["channel"] == "cbs"]
+            return len(broadcasts) == 2 and {d["state"] for d in broadcasts} == {"acknowledged"}
+
+        async def acknowledged() -> dict[str, Any] | None:
+            summary = await _summary(client, keys, alert_id)
+            whole = summary["cells"]["acknowledged"] == len(cells)
+            return summary if settled(summary) and whole else None
+
+        summary = await eventually(acknowledged, timeout=30)
+    assert summary["cells"] == {"targeted": len(cells), "acknowledged": len(cells), "failed": 0}
+    (operator,) = summary["operators"]
+    assert operator["operator"] == "reporting"
+    assert operator["cells"] == summary["cells"]
+    assert operator["sms"]["total"] == summary["sms"]["total"]
+    assert all(d["acknowledged_at"] for d in summary["dispatches"] if d["channel"] == "cbs")
