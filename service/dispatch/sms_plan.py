@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import and_, case, func, insert, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -27,19 +29,7 @@ from service.dispatch.models import Action, Channel, Dispatch
 from service.network.channels import ChannelsConfig, SmsSettings
 from service.network.models import Operator, Targeting
 from service.recipients.models import Subscriber
-
-
-def choose_language(subscriber_language: str, alert_languages: Sequence[str]) -> str:
-    """The subscriber's language if the alert has it (or its primary tag), else the first."""
-    wanted = subscriber_language.lower()
-    for language in alert_languages:
-        if language.lower() == wanted:
-            return language
-    primary = wanted.split("-")[0]
-    for language in alert_languages:
-        if language.lower().split("-")[0] == primary:
-            return language
-    return alert_languages[0]
+from service.recipients.service import choose_language, select_subscribers
 
 
 async def plan_sms(
@@ -51,9 +41,11 @@ async def plan_sms(
     targeting: Targeting,
 ) -> list[Dispatch]:
     """The SMS dispatches of one operator for one alert."""
-    if not cap.infos or targeting.cell_count == 0:
+    if not cap.infos:
         return []
     if settings.mode == "operator":
+        if targeting.cell_count == 0:
+            return []
         if alert.dispatch_class != DispatchClass.PUBLIC:
             # A location job goes to every handset in the cells: never for a test.
             events.record(
@@ -68,7 +60,7 @@ async def plan_sms(
         return [_location_job(session, alert, operator, targeting)]
     languages = [info.language for info in cap.infos]
     test_only = alert.dispatch_class == DispatchClass.TEST
-    recipients = await _recipients(session, operator.id, set(targeting.cells), test_only=test_only)
+    recipients = await _recipients(session, operator.id, targeting, test_only=test_only)
     planned: list[Dispatch] = []
     for number, batch in enumerate(_batches(recipients, settings.batch_size), start=1):
         payload = {"recipients": len(batch)}
@@ -101,17 +93,27 @@ def _location_job(
     return dispatch
 
 
+def target_geometry(targeting: Targeting) -> BaseGeometry | None:
+    """The alert's target area (lon/lat) as stored with the targeting, if any."""
+    features = (targeting.geojson or {}).get("features", [])
+    for feature in features:
+        if feature.get("properties", {}).get("role") == "target" and feature.get("geometry"):
+            return shape(feature["geometry"])
+    return None
+
+
 async def _recipients(
-    session: AsyncSession, operator_id: str, cells: set[str], *, test_only: bool
+    session: AsyncSession, operator_id: str, targeting: Targeting, *, test_only: bool
 ) -> list[tuple[str, str]]:
-    """(msisdn, language) of the operator's subscribers last seen in `cells`."""
-    query = select(Subscriber.msisdn, Subscriber.language, Subscriber.cell_id).where(
-        Subscriber.operator_id == operator_id
+    """(msisdn, language) of the subscribers to warn, once each, by MSISDN.
+
+    Last known cell among the targeted cells, or registered location inside
+    the alert's target area (`service.recipients.service.select_subscribers`).
+    """
+    chosen = await select_subscribers(
+        session, operator_id, targeting.cells, target_geometry(targeting), test_alert=test_only
     )
-    if test_only:
-        query = query.where(col(Subscriber.test).is_(True))
-    rows = (await session.exec(query.order_by(col(Subscriber.msisdn)))).all()
-    return [(msisdn, language) for msisdn, language, cell in rows if cell in cells]
+    return [(subscriber.msisdn, subscriber.language) for subscriber in chosen]
 
 
 def _batches(items: Sequence[tuple[str, str]], size: int) -> Iterator[Sequence[tuple[str, str]]]:
