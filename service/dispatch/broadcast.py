@@ -260,7 +260,9 @@ async def _talk(
                 update_number=dispatch.update_number or 0,
             )
             area = warning_area_of(
-                cap.infos[dispatch.info_index or 0], settings.warning_area_budget_octets
+                cap.infos[dispatch.info_index or 0],
+                settings.warning_area_budget_octets,
+                max_wait_s=settings.warning_area_max_wait_s,
             )
             targets = BroadcastTargets(cells=work.cells, warning_area=area)
             schedule = BroadcastSchedule(

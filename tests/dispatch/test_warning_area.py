@@ -27,12 +27,17 @@ pytestmark = pytest.mark.timeout(60)
 async def test_the_alert_polygon_travels_as_warning_area_coordinates(
     app_context: AppContext, api: httpx.AsyncClient, keys: Keys, cbc_sim: CbcSimulator
 ) -> None:
-    await make_network(app_context, "geofenced", channels_for([cbc_sim.base_url], None))
+    channels = channels_for([cbc_sim.base_url], None)
+    assert channels.cell_broadcast is not None
+    waiting = channels.cell_broadcast.model_copy(update={"warning_area_max_wait_s": 30})
+    channels = channels.model_copy(update={"cell_broadcast": waiting})
+    await make_network(app_context, "geofenced", channels)
     async with running_worker(app_context):
         await post(api, keys, cap_alert("wa-1", expires=FAR, polygon=NAIROBI_POLYGON))
         (live,) = await eventually(lambda: list(cbc_sim.jobs.values()))
     assert live.job.warning_area_coordinates is not None
     area = decode_warning_area(bytes.fromhex(live.job.warning_area_coordinates))
+    assert area.max_wait_s == 30  # the operator's setting rides with the coordinates
     assert area.circles == ()
     (ring,) = area.polygons
     expected = [(-1.2, 36.8), (-1.2, 36.9), (-1.3, 36.9), (-1.3, 36.8)]
