@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import bindparam, case, update
 from sqlmodel import col, select
@@ -25,6 +25,7 @@ from channels.sms import (
     SmsGateway,
     SubmitResult,
     compose_sms_text,
+    fit_text,
 )
 from service.alerts.models import Alert
 from service.alerts.states import AlertState
@@ -175,7 +176,8 @@ async def _claim(
         if dispatch.channel == Channel.OPERATOR_SMS:
             location = await location_job(session, dispatch, alert, cap, settings)
         # An all-clear batch carries the agency's texts; a warning's come from its CAP.
-        texts = dispatch.payload.get("texts") or _texts(cap, settings)
+        agency_texts = dispatch.payload.get("texts")
+        texts = _fitted(agency_texts, settings) if agency_texts else _texts(cap, settings)
     return operator, dict(texts), location
 
 
@@ -253,7 +255,31 @@ async def _location_submitted(
     return Sent(tuple(job_ids))
 
 
+def segment_budget(settings: SmsSettings) -> tuple[int, Literal[8, 16]]:
+    """Segments and UDH reference width every gateway that may send the text accepts.
+
+    The smallest of the operator's `max_segments` and each gateway's own cap
+    (in operator mode only the first http-json gateway sends); a 16-bit
+    reference anywhere leaves less room in every segment, so it counts.
+    """
+    operator_mode = settings.mode == "operator"
+    chosen = [g for g in settings.gateways if not operator_mode or g.kind == "http-json"]
+    gateways = [g.config for g in (chosen[:1] if operator_mode else chosen)]
+    segments = min([settings.max_segments, *(g.max_segments for g in gateways)])
+    bits: Literal[8, 16] = 16 if any(g.reference_bits == 16 for g in gateways) else 8
+    return segments, bits
+
+
+def _fitted(texts: dict[str, str], settings: SmsSettings) -> dict[str, str]:
+    segments, bits = segment_budget(settings)
+    return {
+        language: fit_text(text, max_segments=segments, reference_bits=bits)
+        for language, text in texts.items()
+    }
+
+
 def _texts(cap: CapAlert, settings: SmsSettings) -> dict[str, str]:
+    segments, bits = segment_budget(settings)
     return {
         info.language: compose_sms_text(
             headline=info.headline,
@@ -261,7 +287,8 @@ def _texts(cap: CapAlert, settings: SmsSettings) -> dict[str, str]:
             description=info.description,
             parameters=info.parameters,
             text_parameter=settings.text_parameter,
-            max_segments=settings.max_segments,
+            max_segments=segments,
+            reference_bits=bits,
         )
         for info in reversed(cap.infos)  # the first info of a language wins
     }
