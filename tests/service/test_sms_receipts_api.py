@@ -280,3 +280,8 @@ async def test_location_job_reports_are_kept_per_handset(
     assert response.json()["unmatched"] == 3
     kept = sorted(u.reference for u in await unmatched(ready))
     assert kept == [f"{job}/h1", f"{job}/h2"]
+
+
+async def test_the_json_callback_is_post_only(ready: AppContext, client: httpx.AsyncClient) -> None:
+    """Signed bodies only: a GET (Kannel style) is refused, as docs/sms.md says."""
+    assert (await client.get("/api/v1/receipts/http/j1")).status_code == 405
