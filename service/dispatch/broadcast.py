@@ -24,7 +24,15 @@ from service.db import transaction, utcnow
 from service.dispatch import events, occupancy, repository
 from service.dispatch.content import compose_broadcast, load_cap, warning_area_of
 from service.dispatch.models import Action, Dispatch, DispatchState
-from service.dispatch.outcomes import MAX_ATTEMPTS, Failed, Outcome, RetryLater, Sent, backoff
+from service.dispatch.outcomes import (
+    KILL_MAX_ATTEMPTS,
+    MAX_ATTEMPTS,
+    Failed,
+    Outcome,
+    RetryLater,
+    Sent,
+    backoff,
+)
 from service.dispatch.planner import plan_kill
 from service.dispatch.progress import after_success
 from service.dispatch.registry import ChannelRegistry, NamedCbc
@@ -368,7 +376,10 @@ async def _retire_previous(session: Any, dispatch: Dispatch) -> None:
 async def _retry_or_fail(
     ctx: AppContext, dispatch_id: str, attempt: int, error: str, hint_s: float | None
 ) -> Outcome:
-    if attempt >= MAX_ATTEMPTS:
+    async with transaction(ctx.readers) as session:
+        found = await session.get(Dispatch, dispatch_id)
+        kill = found is not None and found.action == Action.KILL
+    if attempt >= (KILL_MAX_ATTEMPTS if kill else MAX_ATTEMPTS):
         return await _finish_failed(ctx, dispatch_id, f"gave up after {attempt} attempts: {error}")
     delay = backoff(attempt, hint_s)
     async with transaction(ctx.sessions) as session:
@@ -376,6 +387,16 @@ async def _retry_or_fail(
         assert dispatch is not None
         dispatch.last_error = error
         dispatch.heartbeat_at = None
+        if kill and attempt == MAX_ATTEMPTS:
+            events.record(
+                session,
+                "dispatch.kill-late",
+                alert_id=dispatch.alert_id,
+                dispatch=dispatch,
+                attempt=attempt,
+                error=error,
+                note="the broadcast is still on air; the kill keeps being retried",
+            )
         events.record(
             session,
             "dispatch.retrying",

@@ -7,6 +7,11 @@ import random
 from dataclasses import dataclass
 
 MAX_ATTEMPTS = 6
+# A kill stops a warning already on air: giving up leaves it there until its
+# end (up to 22.5 h). With back-off capped at 30 s this keeps trying for about
+# an hour; managers are told once it is late (MAX_ATTEMPTS), and every retry
+# is an event.
+KILL_MAX_ATTEMPTS = 120
 _BASE_DELAY_S = 0.5
 _MAX_DELAY_S = 30.0
 

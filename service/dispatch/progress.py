@@ -32,7 +32,27 @@ async def after_success(session: AsyncSession, dispatch: Dispatch) -> list[str]:
         return []
     if await repository.count_open(session, alert.id) > 0:
         return []
-    target = AlertState.COMPLETED if alert.msg_type == "Cancel" else AlertState.ACTIVE
-    await change_state(session, alert, target, actor=WORKER, reason="every dispatch handed over")
-    events.record(session, f"alert.{target.value}", alert_id=alert.id)
+    failed, total = await repository.count_failed(session, alert.id)
+    target, reason = _ending(alert, failed, total)
+    await change_state(session, alert, target, actor=WORKER, reason=reason)
+    events.record(session, f"alert.{target.value}", alert_id=alert.id, failed=failed, total=total)
     return []
+
+
+def _ending(alert: Alert, failed: int, total: int) -> tuple[AlertState, str]:
+    """Where an alert goes once none of its dispatches is open.
+
+    A Cancel with a kill that failed did not stop the warning everywhere:
+    `failed`, so managers do not read "completed" while a broadcast is on
+    air. An Alert or Update reaching nobody at all is `failed`; one that
+    reached some operators is `active`, its failures named in the summary.
+    """
+    if alert.msg_type == "Cancel":
+        if failed:
+            return AlertState.FAILED, f"{failed} of {total} dispatches failed"
+        return AlertState.COMPLETED, "every dispatch handed over"
+    if total and failed == total:
+        return AlertState.FAILED, f"all {total} dispatches failed"
+    if failed:
+        return AlertState.ACTIVE, f"{failed} of {total} dispatches failed"
+    return AlertState.ACTIVE, "every dispatch handed over"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import func, update
+from sqlalchemy import case, func, update
 from sqlmodel import and_, col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -91,6 +91,14 @@ async def count_open(session: AsyncSession, alert_id: str) -> int:
         col(Dispatch.state).in_([s.value for s in OPEN_STATES]),
     )
     return int((await session.exec(query)).one())
+
+
+async def count_failed(session: AsyncSession, alert_id: str) -> tuple[int, int]:
+    """How many of the alert's dispatches failed, and how many it has."""
+    failed = func.sum(case((col(Dispatch.state) == DispatchState.FAILED.value, 1), else_=0))
+    query = select(func.coalesce(failed, 0), func.count()).where(Dispatch.alert_id == alert_id)
+    found, total = (await session.exec(query)).one()
+    return int(found), int(total)
 
 
 async def expired_broadcasts(

@@ -21,7 +21,9 @@ from channels.cbc import GenericCbcConfig
 from channels.simulators.cbc import CbcSimulator
 from service.context import AppContext
 from service.db import transaction, utcnow
+from service.dispatch import broadcast as broadcast_job
 from service.dispatch.models import Dispatch, DispatchEvent
+from service.dispatch.outcomes import MAX_ATTEMPTS
 from service.network.channels import ChannelsConfig
 from service.worker import running_worker
 from tests.dispatch.conftest import SIM_SECRET, channels_for, make_network
@@ -181,7 +183,10 @@ async def test_a_kill_that_never_reaches_the_holder_fails_loudly_and_stays_live(
     keys: Keys,
     cbc_sim: CbcSimulator,
     cbc_backup: CbcSimulator,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # A kill keeps trying for about an hour; here, one attempt past the warning.
+    monkeypatch.setattr(broadcast_job, "KILL_MAX_ATTEMPTS", MAX_ATTEMPTS + 1)
     async with running_worker(app_context):
         alert = await _live_on_primary(app_context, api, keys, cbc_sim, cbc_backup, generic=True)
         await cbc_sim.go_down()
@@ -193,12 +198,17 @@ async def test_a_kill_that_never_reaches_the_holder_fails_loudly_and_stays_live(
 
         kill = await eventually(failed, timeout=60)
         assert kill.last_error is not None
-        assert "gave up after 6 attempts" in kill.last_error
+        assert f"gave up after {MAX_ATTEMPTS + 1} attempts" in kill.last_error
         assert "cbc1" in kill.last_error
         assert "stays live" in kill.last_error
+        kinds = [e.kind for e in await _events(app_context, kill.id)]
+        assert kinds.count("dispatch.kill-late") == 1  # managers told once, when it got late
+        assert kinds.index("dispatch.kill-late") < kinds.index("dispatch.failed")
         failure = [e for e in await _events(app_context, kill.id) if e.kind == "dispatch.failed"]
         assert failure
         assert "cbc1" in failure[0].detail["reason"]
+        # The Cancel did not stop the warning: managers see it failed, not completed.
+        await eventually(lambda: _state(api, keys, cancel["id"], "failed"), timeout=30)
         broadcast = await _one(app_context, alert["id"], "broadcast")
         assert broadcast.live
         assert not _deletes(cbc_backup)

@@ -16,11 +16,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlmodel import select
 
 from channels.simulators.cbc import CbcSimulator
 from channels.simulators.sms_http import SmsHttpSettings, SmsHttpSimulator, running_sms_http
 from service.context import AppContext
 from service.db import transaction
+from service.dispatch.models import DispatchEvent
 from service.recipients.models import Subscriber
 from service.settings import Settings
 from service.worker import running_worker
@@ -30,6 +32,7 @@ from tests.dispatch.test_dispatch_e2e import (
     NAIROBI_POLYGON,
     _a_targeted_cell,
     _active,
+    _state,
     eventually,
     post,
 )
@@ -148,3 +151,32 @@ async def test_an_sms_gateway_failing_with_5xx_then_recovering_reaches_everyone_
     assert summary["sms"]["submitted"] == 250
     (batch,) = summary["dispatches"]
     assert batch["attempts"] >= 2  # it really failed before it recovered
+
+
+async def test_a_cbc_refusing_for_good_fails_the_dispatch_and_the_alert_with_its_reason(
+    app_context: AppContext, api: httpx.AsyncClient, keys: Keys, cbc_sim: CbcSimulator
+) -> None:
+    """A permanent refusal (4xx) is not retried: the dispatch fails, managers are told why."""
+    await make_network(app_context, "refusing", channels_for([cbc_sim.base_url], None))
+    cbc_sim.fail_next(1, status=400)
+    async with running_worker(app_context):
+        posted = await post(api, keys, cap_alert("pf-1", expires=FAR, polygon=NAIROBI_POLYGON))
+        await eventually(lambda: _state(api, keys, posted["id"], "failed"), timeout=30)
+    summary = (
+        await api.get(f"/api/v1/alerts/{posted['id']}/delivery", headers=keys.manager)
+    ).json()
+    (dispatch,) = summary["dispatches"]
+    assert dispatch["state"] == "failed"
+    assert dispatch["attempts"] == 1
+    assert dispatch["error"]
+    async with transaction(app_context.readers) as session:
+        kinds = [
+            e.kind
+            for e in (
+                await session.exec(
+                    select(DispatchEvent).where(DispatchEvent.dispatch_id == dispatch["id"])
+                )
+            ).all()
+        ]
+    assert "dispatch.failed" in kinds
+    assert cbc_sim.jobs == {}  # nothing on air
