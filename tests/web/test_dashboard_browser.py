@@ -79,6 +79,9 @@ async def test_manager_sees_a_dispatch_progress_live(stack: Stack, browser: Brow
     await expect(delivered).to_have_text(await total.inner_text(), timeout=30_000)
     acknowledged = page.locator("#cells-card [data-cells='acknowledged']")
     await expect(acknowledged).to_have_text(re.compile(r"^([1-9]\d*) / \1$"))  # every cell, live
+    targeted = await page.locator("#cells-card [data-cells='targeted']").inner_text()
+    assert (await acknowledged.inner_text()) == f"{targeted} / {targeted}"  # each cell once
+    await expect(tel.locator("[data-reach='cbs']")).to_have_text(re.compile(r"^(\d+) / \1 cells$"))
     await expect(page.locator("#targeting-card tr[data-operator='demo-is-mob']")).to_be_visible()
     await expect(page.locator("#targeting-card svg.map path.target")).to_have_count(1)
     await expect(page.locator("#latency-card")).to_contain_text(re.compile(r"accept → submit\d"))

@@ -37,24 +37,17 @@ function legend(...items) {
     items.map(([className, text]) => h("span", {}, h("i", {className}), text)));
 }
 
-// The summary counts an acknowledgement per cell and broadcast (one broadcast
-// per language), so the whole is each operator's cells times its broadcasts.
-export function cellsCard(summary, targeting) {
+// A cell counts once, whatever the number of broadcasts (one per language) on it.
+export function cellsCard(summary) {
   const {targeted = 0, acknowledged = 0, failed = 0} = summary.cells || {};
-  const cells = new Map(((targeting && targeting.operators) || [])
-    .map((t) => [t.operator_id, t.cell_count]));
-  let expected = 0;
-  for (const d of summary.dispatches || []) {
-    if (d.channel === "cbs" && d.action !== "kill") expected += cells.get(d.operator) || 0;
-  }
-  const whole = Math.max(expected, acknowledged + failed);
+  const whole = Math.max(targeted, acknowledged + failed);
   return h("div", {className: "card", id: "cells-card"},
     h("h2", {}, "Cell broadcast"),
     meter("Cells acknowledged", h("span", {dataset: {cells: "acknowledged"}}, `${acknowledged} / ${whole}`),
       progress([["ok", acknowledged], ["bad", failed]], whole, "cells acknowledged")),
     legend(["ok", `acknowledged ${acknowledged}`], ["bad", `failed ${failed}`]),
     h("p", {className: "muted"}, h("span", {dataset: {cells: "targeted"}}, targeted),
-      " cells targeted; each broadcast (one per language) is acknowledged cell by cell"));
+      " cells targeted; a cell counts as acknowledged once the warning is on air there"));
 }
 
 export function smsCard(sms) {
@@ -88,8 +81,8 @@ export function latencyCard(latency) {
         row("submit → delivered (SMS)", l.submit_to_delivered))));
 }
 
-// One row per operator and channel, from the dispatches and the targeting.
-export function operatorRows(summary, targeting) {
+// One row per operator and channel, from the dispatches and the summary's per-operator figures.
+export function operatorRows(summary) {
   const groups = new Map();
   for (const d of summary.dispatches || []) {
     if (d.action === "kill") continue;
@@ -97,11 +90,22 @@ export function operatorRows(summary, targeting) {
     if (!groups.has(key)) groups.set(key, {operator: d.operator, channel: d.channel, items: []});
     groups.get(key).items.push(d);
   }
-  const cells = new Map(((targeting && targeting.operators) || [])
-    .map((t) => [t.operator_id, t.cell_count]));
+  const figures = new Map((summary.operators || []).map((o) => [o.operator, o]));
   return [...groups.values()]
-    .map((group) => ({...group, cells: cells.get(group.operator)}))
+    .map((group) => ({...group, figures: figures.get(group.operator)}))
     .sort((a, b) => `${a.operator} ${a.channel}`.localeCompare(`${b.operator} ${b.channel}`));
+}
+
+// What reached people on this operator and channel: cells on air, or SMS delivered.
+function reach(row) {
+  if (!row.figures) return "—";
+  if (BATCHED.has(row.channel)) {
+    const {delivered = 0, total = 0} = row.figures.sms || {};
+    return `${delivered} / ${total} SMS delivered`;
+  }
+  if (row.channel !== "cbs") return "";
+  const {acknowledged = 0, targeted = 0} = row.figures.cells || {};
+  return `${acknowledged} / ${targeted} cells`;
 }
 
 function stateCounts(items) {
@@ -111,8 +115,8 @@ function stateCounts(items) {
     stateBadge(state), ` ${n} `));
 }
 
-export function operatorsCard(summary, targeting) {
-  const rows = operatorRows(summary, targeting);
+export function operatorsCard(summary) {
+  const rows = operatorRows(summary);
   const body = rows.map((row) => {
     const reached = row.items.filter((d) => REACHED.has(d.state)).length;
     const failed = row.items.filter((d) => d.state === "failed").length;
@@ -121,7 +125,7 @@ export function operatorsCard(summary, targeting) {
     return h("tr", {dataset: {operator: row.operator, channel: row.channel}},
       h("td", {}, row.operator),
       h("td", {}, channelName(row.channel)),
-      h("td", {className: "num"}, BATCHED.has(row.channel) ? "" : (row.cells ?? "—")),
+      h("td", {className: "num", dataset: {reach: row.channel}}, reach(row)),
       h("td", {className: "progress-cell"},
         h("div", {className: "figure"}, `${reached} / ${row.items.length} ${unit} sent`),
         progress([["ok", reached], ["bad", failed]], row.items.length, `${unit} sent`)),
@@ -134,7 +138,7 @@ export function operatorsCard(summary, targeting) {
       ? h("p", {className: "muted"}, "Nothing planned yet.")
       : h("table", {},
         h("thead", {}, h("tr", {}, h("th", {}, "Operator"), h("th", {}, "Channel"),
-          h("th", {className: "num"}, "Cells targeted"), h("th", {}, "Progress"),
+          h("th", {className: "num"}, "Reached"), h("th", {}, "Progress"),
           h("th", {}, "States"), h("th", {className: "num"}, "Live"))),
         h("tbody", {}, body)));
 }

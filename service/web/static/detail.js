@@ -98,9 +98,9 @@ export class AlertDetail {
         request(`${base}/delivery`), request(`${base}/targeting?limit=1`),
       ]);
       if (this.alert && summary.state !== this.alert.state) this.loadAlert();
-      replace(this.figures, cellsCard(summary, targeting), smsCard(summary.sms),
+      replace(this.figures, cellsCard(summary), smsCard(summary.sms),
         latencyCard(summary.latency_ms));
-      replace(this.operators, operatorsCard(summary, targeting));
+      replace(this.operators, operatorsCard(summary));
       replace(this.failures, failuresCard(summary));
       replace(this.dispatches, dispatchesCard(summary));
       await this.showTargeting(base, targeting);
