@@ -149,10 +149,9 @@ async def _dispatch(ctx: AppContext, dispatch_id: str) -> Dispatch:
         return dispatch
 
 
-async def test_a_batch_that_handed_nothing_over_has_no_submitted_at(
+async def test_a_batch_that_gave_up_has_no_submitted_at(
     app_context: AppContext, api: httpx.AsyncClient, keys: Keys
 ) -> None:
-    from channels.errors import PermanentChannelError
     from service.dispatch.outcomes import MAX_ATTEMPTS
 
     dispatch_id = await _planned_batch(app_context, api, keys)
@@ -165,26 +164,16 @@ async def test_a_batch_that_handed_nothing_over_has_no_submitted_at(
     assert dispatch.submitted_at is None  # gave up: nothing was submitted
     assert dispatch.finished_at is not None
 
-    async with transaction(app_context.sessions) as session:
-        for row in (await session.exec(select(SmsMessage))).all():
-            row.state = SmsState.QUEUED
-            session.add(row)
-        again = await session.get(Dispatch, dispatch_id)
-        assert again is not None
-        again.state, again.attempts = "queued", 0
-        session.add(again)
-    refused = FakeGateway("a", deduplicates=False, failures=[PermanentChannelError("no")])
-    await run_sms_batch(app_context, FakeRegistry([refused]), dispatch_id, 1)  # type: ignore[arg-type]
-    assert (await _dispatch(app_context, dispatch_id)).submitted_at is None  # all refused
 
-    async with transaction(app_context.sessions) as session:
-        again = await session.get(Dispatch, dispatch_id)
-        assert again is not None
-        again.state, again.attempts = "queued", 0
-        session.add(again)
-        row = (await session.exec(select(SmsMessage))).first()
-        assert row is not None
-        row.state, row.gateway = SmsState.QUEUED, None
-        session.add(row)
-    await run_sms_batch(app_context, FakeRegistry([FakeGateway("a", False)]), dispatch_id, 1)  # type: ignore[arg-type]
-    assert (await _dispatch(app_context, dispatch_id)).submitted_at is not None
+@pytest.mark.parametrize("accepted", [False, True])
+async def test_submitted_at_only_when_a_gateway_took_something(
+    app_context: AppContext, api: httpx.AsyncClient, keys: Keys, accepted: bool
+) -> None:
+    from channels.errors import PermanentChannelError
+
+    dispatch_id = await _planned_batch(app_context, api, keys)
+    failures: list[ChannelError] = [] if accepted else [PermanentChannelError("no")]
+    gateway = FakeGateway("a", deduplicates=False, failures=failures)
+    await run_sms_batch(app_context, FakeRegistry([gateway]), dispatch_id, 1)  # type: ignore[arg-type]
+    submitted_at = (await _dispatch(app_context, dispatch_id)).submitted_at
+    assert (submitted_at is not None) is accepted
