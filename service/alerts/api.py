@@ -11,15 +11,22 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.alerts import decisions, intake, repository
+from service.alerts import decisions, intake, manager_cancel, repository
 from service.alerts.errors import AlertNotFoundError, IntakeError
 from service.alerts.models import Alert
-from service.alerts.schemas import AlertOut, AlertPage, RejectBody, decode_cursor, encode_cursor
+from service.alerts.schemas import (
+    AlertOut,
+    AlertPage,
+    CancelBody,
+    RejectBody,
+    decode_cursor,
+    encode_cursor,
+)
 from service.auth.api import require
 from service.auth.models import Role
 from service.auth.service import Principal
 from service.context import AppContext, get_context
-from service.db import transaction
+from service.db import transaction, utcnow
 from service.problems import Problem
 from service.queue.outbox import relay
 from service.request_body import read_body
@@ -214,3 +221,30 @@ async def reject_alert(
             return await _render(session, context, alert)
     except IntakeError as exc:
         raise as_problem(exc) from exc
+
+
+@router.post(
+    "/{alert_id}/cancel",
+    status_code=201,
+    response_model=AlertOut,
+    response_model_by_alias=True,
+)
+async def cancel_alert(
+    alert_id: str, body: CancelBody, response: Response, context: Context, principal: Manager
+) -> AlertOut:
+    """Stop a live (or pending) alert at once: Tocsin writes the CAP Cancel on its chain.
+
+    Answers the new Cancel alert (201, `Location`); every live broadcast of the
+    chain is killed and SMS not yet sent are stopped, as for a posted Cancel.
+    """
+    try:
+        async with transaction(context.sessions) as session:
+            outcome = await manager_cancel.cancel_alert(
+                session, principal, alert_id, body.reason, utcnow()
+            )
+            rendered = await _render(session, context, outcome.alert)
+    except IntakeError as exc:
+        raise as_problem(exc) from exc
+    await relay_planning(context, outcome.alert.id)
+    response.headers["Location"] = rendered.links["self"]
+    return rendered

@@ -80,6 +80,12 @@ class RejectBody(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+class CancelBody(BaseModel):
+    """Why the manager stops the warning: kept as the Cancel's CAP <note> and in the audit."""
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
 def encode_cursor(alert: Alert) -> str:
     """An opaque cursor positioned after `alert`."""
     raw = json.dumps([alert.received_at.isoformat(), alert.id]).encode()
