@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,3 +133,40 @@ async def api(app_context: AppContext) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def keys(app_context: AppContext) -> Keys:
     return await make_keys(app_context, ["test@tocsin.dev"])
+
+
+@pytest.fixture
+def worker_process() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Starts `tocsin worker` processes on demand; kills what is left at the end."""
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+
+
+def start_worker(
+    settings: Settings,
+    redis_url: str,
+    log: Path,
+    started: list[subprocess.Popen[bytes]],
+    **env_overrides: str,
+) -> subprocess.Popen[bytes]:
+    """A real `tocsin worker` process on the test database and Redis, logging to `log`."""
+    env = {
+        **os.environ,
+        "TOCSIN_DATABASE_URL": str(settings.database_url),
+        "TOCSIN_REDIS_URL": redis_url,
+        "TOCSIN_DATA_DIR": str(settings.data_dir),
+        "TOCSIN_STALL_AFTER_S": "2",
+        **env_overrides,
+    }
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "tocsin"), "worker", "--name", f"w{len(started)}"],
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    started.append(process)
+    return process

@@ -6,12 +6,9 @@ Redis; SIGKILL gives it no chance to clean up.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -26,7 +23,7 @@ from service.dispatch.models import DispatchEvent
 from service.recipients.models import Subscriber
 from service.settings import Settings
 from service.worker import running_worker
-from tests.dispatch.conftest import SIM_SECRET, channels_for, make_network
+from tests.dispatch.conftest import SIM_SECRET, channels_for, make_network, start_worker
 from tests.dispatch.test_dispatch_e2e import (
     FAR,
     NAIROBI_POLYGON,
@@ -41,37 +38,6 @@ from tests.service.conftest import Keys
 
 pytestmark = pytest.mark.timeout(180)
 RECIPIENTS = 3000
-
-
-@pytest.fixture
-def worker_process() -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Starts `tocsin worker` processes on demand; kills what is left at the end."""
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
-
-
-def start_worker(
-    settings: Settings, redis_url: str, log: Path, started: list[subprocess.Popen[bytes]]
-) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "TOCSIN_DATABASE_URL": str(settings.database_url),
-        "TOCSIN_REDIS_URL": redis_url,
-        "TOCSIN_DATA_DIR": str(settings.data_dir),
-        "TOCSIN_STALL_AFTER_S": "2",
-    }
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "tocsin"), "worker", "--name", f"w{len(started)}"],
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-    started.append(process)
-    return process
 
 
 async def test_sigkilled_worker_is_replaced_and_no_one_gets_a_duplicate(
