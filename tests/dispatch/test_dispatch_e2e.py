@@ -129,31 +129,52 @@ async def test_primary_cbc_down_the_secondary_takes_it(
     assert {d["endpoint"] for d in summary["dispatches"]} == {"cbc2"}
 
 
+@pytest.mark.parametrize(
+    ("status", "identifier", "purpose"),
+    [("Test", 4380, "test"), ("Exercise", 4381, "exercise")],  # EU-Test, EU-Exercise defaults
+)
 async def test_test_alerts_use_test_identifiers_and_reach_only_testers(
     app_context: AppContext,
     api: httpx.AsyncClient,
     keys: Keys,
     cbc_sim: CbcSimulator,
     sms_sim: tuple[SmsHttpSimulator, str],
+    status: str,
+    identifier: int,
+    purpose: str,
 ) -> None:
+    from sqlmodel import select
+
+    from channels.cbs import DRILL_IDENTIFIERS
+    from service.delivery.models import SmsMessage
+
     simulator, sms_url = sms_sim
     network = await make_network(app_context, "telkom", channels_for([cbc_sim.base_url], sms_url))
     cell = await _a_targeted_cell(app_context, api, keys, network.operator_id)
     async with transaction(app_context.sessions) as session:
         session.add(Subscriber(msisdn="254700000001", operator_id="telkom", cell_id=cell))
+        # Registered inside the area, not a tester: selected by location for a real alert.
+        session.add(Subscriber(msisdn="254700000003", operator_id="telkom", lon=36.85, lat=-1.25))
         session.add(
             Subscriber(msisdn="254700000002", operator_id="telkom", cell_id=cell, test=True)
         )
     async with running_worker(app_context):
         alert = await post(
-            api, keys, cap_alert("t-2", status="Test", expires=FAR, polygon=NAIROBI_POLYGON)
+            api, keys, cap_alert("t-2", status=status, expires=FAR, polygon=NAIROBI_POLYGON)
         )
         jobs = await eventually(lambda: list(cbc_sim.jobs.values()))
         await eventually(lambda: simulator.messages)
         summary = await eventually(lambda: _active(api, keys, alert["id"]))
-    assert {job.job.purpose for job in jobs} == {"test"}
+    assert {job.job.purpose for job in jobs} == {purpose}
+    # What the CBC was given: the operator profile's (EU-Alert) drill identifier, never the
+    # public one a Severe/Immediate/Observed alert would get (4375, as in the first test).
+    assert [job.job.message_identifier for job in jobs] == [identifier]
+    assert identifier in DRILL_IDENTIFIERS
     assert [m.to for m in simulator.messages] == ["+254700000002"]
     assert summary["sms"]["total"] == 1
+    async with transaction(app_context.readers) as session:
+        planned = (await session.exec(select(SmsMessage.msisdn))).all()
+    assert [n.lstrip("+") for n in planned] == ["254700000002"]  # the others were never planned
 
 
 async def _a_targeted_cell(
