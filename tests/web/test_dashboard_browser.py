@@ -159,3 +159,39 @@ async def test_a_wrong_key_shows_the_401_problem(stack: Stack, browser: BrowserC
     await expect(problem.locator(".problem-title")).to_contain_text("Authentication")
     await expect(page.locator("#sign-in")).to_be_visible()
     assert await page.evaluate("() => sessionStorage.getItem('tocsin.apiKey')") is None
+
+
+async def test_manager_cancels_a_live_warning_in_one_step(
+    stack: Stack, browser: BrowserContext
+) -> None:
+    original, _update, _cancel = demo_alerts(dt.datetime.now(dt.UTC))
+    alert_id = await post(stack, stack.demo.sender_key, original)
+    page = await browser.new_page()
+    errors = watch_errors(page)
+    await sign_in(page, stack, stack.demo.manager_key)
+    await page.locator(f"#alert-rows tr[data-id='{alert_id}']").click()
+    await expect(page.locator("#alert-state")).to_have_text("active")
+    await expect(page.locator("#cancel-confirm")).to_be_hidden()  # nothing happens on one click
+    await page.fill("#cancel-reason", "Leak contained")
+    await page.click("#cancel")
+    await page.click("#cancel-confirm")
+    await expect(page.locator("#cancel-sent")).to_be_visible()
+    await expect(page.locator("#alert-state")).to_have_text("cancelled")
+    async with stack.http() as http:
+        alerts = (
+            await http.get(
+                "/api/v1/alerts",
+                params={"msgType": "Cancel"},
+                headers={"Authorization": f"Bearer {stack.demo.manager_key}"},
+            )
+        ).json()["items"]
+    prefix = f"{_identifier(original)}.cancel."
+    (cancel,) = [a for a in alerts if a["identifier"].startswith(prefix)]
+    assert cancel["state"] in {"approved", "dispatching", "completed"}
+    assert not errors, errors
+
+
+def _identifier(document: bytes) -> str:
+    found = re.search(rb"<identifier>([^<]+)</identifier>", document)
+    assert found is not None
+    return found.group(1).decode()

@@ -9,6 +9,8 @@ import {drawMap} from "./map.js";
 import {EventStream} from "./sse.js";
 
 const REFRESH_MS = 500;
+// What a manager may stop in one step (POST /api/v1/alerts/{id}/cancel).
+const CANCELLABLE = new Set(["approved", "dispatching", "active"]);
 // SMS delivery reports raise no event (there can be millions): while some are
 // awaited, the summary is also re-read on this interval.
 const RECEIPTS_POLL_MS = 2000;
@@ -158,6 +160,10 @@ export class AlertDetail {
   }
 
   showActions() {
+    if (this.isManager && CANCELLABLE.has(this.alert.state) && this.alert.msgType !== "Cancel") {
+      this.showCancel();
+      return;
+    }
     if (this.alert.state !== "pending-approval" || !this.isManager) {
       replace(this.actions);
       return;
@@ -183,6 +189,32 @@ export class AlertDetail {
       h("button", {id: "reject", type: "button", className: "danger",
         onclick: () => decide("reject", {reason: reason.value.trim() || "rejected"})}, "Reject"),
       note));
+  }
+
+  // One step to stop a warning everywhere (a confirm first: it cannot be undone).
+  showCancel() {
+    const reason = h("input", {id: "cancel-reason", placeholder: "why the warning is stopped",
+      maxlength: "2000"});
+    const note = h("span", {className: "failure", id: "cancel-problem"});
+    const confirm = h("button", {id: "cancel-confirm", type: "button", className: "danger", hidden: true,
+      onclick: async () => {
+        replace(note);
+        try {
+          const path = `/api/v1/alerts/${encodeURIComponent(this.id)}/cancel`;
+          const cancel = await request(path, {method: "POST",
+            body: {reason: reason.value.trim() || "cancelled by the emergency manager"}});
+          replace(this.actions, h("div", {className: "actions"},
+            h("strong", {id: "cancel-sent"}, `Cancel sent (${cancel.state})`)));
+          this.refresh();
+        } catch (error) {
+          replace(note, error instanceof ApiError ? `${error.title}: ${error.detail}` : String(error));
+          this.onProblem(error);
+        }
+      }}, "Confirm: stop it on every channel");
+    const ask = h("button", {id: "cancel", type: "button", className: "danger",
+      onclick: () => { confirm.hidden = false; ask.hidden = true; }}, "Cancel this warning");
+    replace(this.actions, h("div", {className: "actions"},
+      h("strong", {}, "Live"), reason, ask, confirm, note));
   }
 
   async loadAudit() {
