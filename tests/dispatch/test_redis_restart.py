@@ -29,7 +29,7 @@ from service.context import AppContext
 from service.db import transaction
 from service.recipients.models import Subscriber
 from service.settings import Settings
-from tests.dispatch.conftest import SIM_SECRET, channels_for, make_network
+from tests.dispatch.conftest import SIM_SECRET, channels_for, make_network, start_worker
 from tests.dispatch.test_dispatch_e2e import (
     FAR,
     NAIROBI_POLYGON,
@@ -38,7 +38,6 @@ from tests.dispatch.test_dispatch_e2e import (
     eventually,
     post,
 )
-from tests.dispatch.test_dispatch_faults import start_worker, worker_process  # noqa: F401
 from tests.service.capdocs import cap_alert
 from tests.service.conftest import Keys
 
@@ -104,7 +103,7 @@ async def test_redis_killed_and_restarted_empty_loses_nothing_and_sends_nothing_
     private_redis: PrivateRedis,
     cbc_sim: CbcSimulator,
     tmp_path: Path,
-    worker_process: list[subprocess.Popen[bytes]],  # noqa: F811
+    worker_process: list[subprocess.Popen[bytes]],
 ) -> None:
     sim_settings = SmsHttpSettings(secret=SIM_SECRET, report_delay=None, latency=0.05)
     async with running_sms_http(sim_settings) as (simulator, sms_url):

@@ -14,7 +14,6 @@ from urllib.parse import quote
 import httpx
 import pytest
 import pytest_asyncio
-from conftest import DlrReceiver
 from kannel_harness import KannelProcesses
 
 from channels.errors import PermanentChannelError
@@ -23,6 +22,7 @@ from channels.sms.encoding import encode_sms, reference_for
 from channels.sms.gateway import OutboundSms
 from channels.sms.kannel import KannelConfig, KannelGateway, parse_verified_kannel_dlr
 from channels.sms.receipts import DeliveryReceipt, ReceiptState
+from tests.kannel.conftest import DlrReceiver
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 TO = "+447700900123"
