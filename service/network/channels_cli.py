@@ -1,4 +1,8 @@
-"""`tocsin channels set|show|check`: operators' CBCs and SMS gateways from the command line."""
+"""`tocsin channels set|show|check`: operators' CBCs and SMS gateways from the command line.
+
+Exit status: 0 ok; 1 a link is down (`check`) or, for `set`, no such operator;
+2 an invalid configuration file or, for `show` and `check`, no such operator.
+"""
 
 from __future__ import annotations
 
@@ -47,26 +51,49 @@ def set_command(
     typer.echo(json.dumps(config.public_view(), indent=2))
 
 
+@channels_app.command("show")
+def show_command(
+    operator: Annotated[str, typer.Argument(help="Operator id.")],
+) -> None:
+    """Print an operator's channel configuration as JSON, secrets masked."""
+
+    async def run() -> Operator | None:
+        async with open_context(Settings()) as ctx, transaction(ctx.readers) as session:
+            return await session.get(Operator, operator)
+
+    row = asyncio.run(run())
+    if row is None:
+        typer.echo(f"no operator '{operator}'", err=True)
+        raise typer.Exit(2)
+    view = ChannelsConfig.model_validate(row.channels).public_view()
+    typer.echo(json.dumps(view, indent=2))
+
+
 @channels_app.command("check")
 def check_command(
     operator: Annotated[str | None, typer.Argument(help="Operator id (all when omitted).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Link-test every CBC and SMS gateway; exit 1 if any is down."""
+    """Link-test every CBC and SMS gateway; exit 1 if any is down, 2 if no such operator."""
 
-    async def run() -> list[channels_service.LinkReport]:
+    async def run() -> list[channels_service.LinkReport] | None:
         async with open_context(Settings()) as ctx:
             async with transaction(ctx.readers) as session:
                 query = select(Operator)
                 if operator is not None:
                     query = query.where(Operator.id == operator)
                 operators = list((await session.exec(query)).all())
+            if operator is not None and not operators:
+                return None
             reports: list[channels_service.LinkReport] = []
             for row in operators:
                 reports += await channels_service.check_links(row, ctx.http)
             return reports
 
     reports = asyncio.run(run())
+    if reports is None:
+        typer.echo(f"no operator '{operator}'", err=True)
+        raise typer.Exit(2)
     if as_json:
         typer.echo(json.dumps([r.to_dict() for r in reports], indent=2))
     else:
