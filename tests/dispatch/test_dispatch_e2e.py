@@ -129,6 +129,41 @@ async def test_primary_cbc_down_the_secondary_takes_it(
     assert {d["endpoint"] for d in summary["dispatches"]} == {"cbc2"}
 
 
+async def test_after_a_failover_the_next_broadcast_goes_to_the_last_good_cbc_first(
+    app_context: AppContext,
+    api: httpx.AsyncClient,
+    keys: Keys,
+    cbc_sim: CbcSimulator,
+    cbc_backup: CbcSimulator,
+) -> None:
+    from service.network.models import Operator
+
+    await cbc_sim.go_down()
+    channels = channels_for([cbc_sim.base_url, cbc_backup.base_url], None)
+    await make_network(app_context, "airtel", channels)
+    async with running_worker(app_context):
+        first = await post(api, keys, cap_alert("lg-1", expires=FAR, polygon=NAIROBI_POLYGON))
+        await eventually(lambda: _active(api, keys, first["id"]), timeout=30)
+        async with transaction(app_context.readers) as session:
+            operator = await session.get(Operator, "airtel")
+        assert operator is not None
+        assert operator.last_good_cbc == "cbc2"
+        await cbc_sim.come_back()  # the primary answers again, but is no longer tried first
+        requests_before = len(cbc_sim.requests)
+        second = await post(
+            api,
+            keys,
+            cap_alert(
+                "lg-2", sent="2026-11-22T11:00:00+00:00", expires=FAR, polygon=NAIROBI_POLYGON
+            ),
+        )
+        summary = await eventually(lambda: _active(api, keys, second["id"]), timeout=30)
+    assert [d["endpoint"] for d in summary["dispatches"]] == ["cbc2"]
+    assert len(cbc_backup.jobs) == 2
+    assert not cbc_sim.jobs
+    assert len(cbc_sim.requests) == requests_before  # not even asked
+
+
 @pytest.mark.parametrize(
     ("status", "identifier", "purpose"),
     [("Test", 4380, "test"), ("Exercise", 4381, "exercise")],  # EU-Test, EU-Exercise defaults
