@@ -146,3 +146,37 @@ async def test_a_cbc_refusing_for_good_fails_the_dispatch_and_the_alert_with_its
         ]
     assert "dispatch.failed" in kinds
     assert cbc_sim.jobs == {}  # nothing on air
+
+
+async def test_a_job_committed_but_never_enqueued_is_sent_by_the_relay_loop(
+    app_context: AppContext, api: httpx.AsyncClient, keys: Keys, cbc_sim: CbcSimulator
+) -> None:
+    """A crash between commit and enqueue: the dispatch's outbox row is there, Redis has nothing.
+
+    Only the worker's relay loop can send it: the stall sweep waits 45 s, longer than this.
+    """
+    from service.dispatch.service import process_alert
+    from service.queue.models import OutboxMessage
+
+    await make_network(app_context, "relayed", channels_for([cbc_sim.base_url], None))
+    alert = await post(api, keys, cap_alert("r-1", expires=FAR, polygon=NAIROBI_POLYGON))
+    assert app_context.queue is not None
+    await app_context.queue.flushdb()  # the plan job the API enqueued: gone too
+    job_ids = await process_alert(app_context, alert["id"])  # commits; nobody relays
+    assert len(job_ids) == 1
+    async with transaction(app_context.readers) as session:
+        unsent = (
+            await session.exec(select(OutboxMessage).where(OutboxMessage.job_id == job_ids[0]))
+        ).one()
+    assert unsent.enqueued_at is None
+    assert app_context.settings.stall_after_s >= 45
+    async with running_worker(app_context):
+        summary = await eventually(lambda: _active(api, keys, alert["id"]), timeout=20)
+    assert len(cbc_sim.jobs) == 1
+    (dispatch,) = summary["dispatches"]
+    assert (dispatch["state"], dispatch["attempts"]) == ("submitted", 1)
+    async with transaction(app_context.readers) as session:
+        sent = (
+            await session.exec(select(OutboxMessage).where(OutboxMessage.job_id == job_ids[0]))
+        ).one()
+    assert sent.enqueued_at is not None
