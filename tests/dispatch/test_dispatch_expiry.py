@@ -87,3 +87,64 @@ async def test_no_broadcast_outlives_the_operators_maximum(
     assert _kills(summary)
     assert live.job.expires_at is not None  # the CBC itself is told when to stop, too
     assert abs(live.job.expires_at - started) < dt.timedelta(seconds=10)
+
+
+@pytest.mark.parametrize("status", ["Test", "Exercise"])
+async def test_a_test_broadcast_ends_within_four_hours_by_default(
+    app_context: AppContext,
+    api: httpx.AsyncClient,
+    keys: Keys,
+    cbc_sim: CbcSimulator,
+    status: str,
+) -> None:
+    """Default caps: 4 h for tests and exercises, 22.5 h for real alerts (both valid to 2030)."""
+    await make_network(app_context, "capped", _channels(cbc_sim.base_url))
+    async with running_worker(app_context):
+        before = dt.datetime.now(dt.UTC)
+        real = await post(api, keys, cap_alert("x-3", expires=FAR, polygon=NAIROBI_POLYGON))
+        drill = await post(
+            api,
+            keys,
+            cap_alert(
+                "x-4",
+                status=status,
+                sent="2026-11-22T10:01:00+00:00",
+                expires=FAR,
+                polygon=NAIROBI_POLYGON,
+            ),
+        )
+        jobs = await eventually(lambda: len(cbc_sim.jobs) == 2 and list(cbc_sim.jobs.values()))
+        await eventually(lambda: _state(api, keys, real["id"], "active"))
+        await eventually(lambda: _state(api, keys, drill["id"], "active"))
+    after = dt.datetime.now(dt.UTC)
+    ends = {job.job.purpose: job.job.expires_at for job in jobs}
+    drill_end, real_end = ends[status.lower()], ends["public"]
+    assert drill_end is not None
+    assert real_end is not None
+    assert before + dt.timedelta(hours=4) - dt.timedelta(seconds=1) <= drill_end
+    assert drill_end <= after + dt.timedelta(hours=4)  # never later than 4 h
+    assert before + dt.timedelta(hours=22.5) - dt.timedelta(seconds=1) <= real_end
+    assert real_end <= after + dt.timedelta(hours=22.5)
+
+
+async def test_no_test_broadcast_outlives_the_operators_test_maximum(
+    app_context: AppContext, api: httpx.AsyncClient, keys: Keys, cbc_sim: CbcSimulator
+) -> None:
+    # 0.002 h = 7.2 s for tests; the real-alert maximum (22.5 h) does not apply to them.
+    await make_network(
+        app_context, "capped", _channels(cbc_sim.base_url, max_test_broadcast_hours=0.002)
+    )
+    async with running_worker(app_context):
+        alert = await post(
+            api, keys, cap_alert("x-5", status="Test", expires=FAR, polygon=NAIROBI_POLYGON)
+        )
+        (live,) = await eventually(lambda: list(cbc_sim.jobs.values()), timeout=10)
+        started = dt.datetime.now(dt.UTC)
+        await eventually(lambda: not cbc_sim.jobs, timeout=30)
+    lasted = dt.datetime.now(dt.UTC) - started
+    assert dt.timedelta(seconds=4) < lasted < dt.timedelta(seconds=20)
+    summary = await eventually(lambda: _state(api, keys, alert["id"], "expired"), timeout=5)
+    assert _kills(summary)
+    assert live.job.purpose == "test"
+    assert live.job.expires_at is not None  # the CBC itself is told when to stop, too
+    assert abs(live.job.expires_at - started) < dt.timedelta(seconds=10)
