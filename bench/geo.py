@@ -19,9 +19,11 @@ steps):
   prepare_ms  build_alert_area: the shapes, their union and, above the soft
               limit of 250 points, the outward simplification (county,
               region and NWS are simplified; the NWS alert once, not per query)
-  area_ms     the geometry all operators' resolutions of one alert share:
-              selection target and sender's area in equal-area metres, the
-              sender's area grown by 161 m (computed on the first resolution)
+  area_ms     the geometry all operators' resolutions of one alert share
+              (AlertArea.shared): selection target and sender's area in
+              equal-area metres, the sender's area grown by 161 m, boundary
+              pieces and, above 256 points, both cut into pieces (computed
+              once per alert, on the first resolution)
   p50/p99_ms  resolve per operator: selection and every metric (covered,
               under-alert, overshoot, beyond 161 m, against the sender's area)
 
@@ -109,17 +111,19 @@ def _prepare(make: Callable[[], list[CapArea]]) -> tuple[AlertArea, float, float
 
     ``prepare``: ``build_alert_area`` (parsing the shapes, the union, and the
     outward simplification above the soft limits). ``area``: the geometry
-    every resolution of that alert shares, whichever operator: the selection
-    target and the sender's area in equal-area metres and the sender's area
-    grown by 161 m (the service computes these on the first operator's
-    resolution and reuses them for the others).
+    every resolution of that alert shares, whichever operator
+    (``AlertArea.shared``): the selection target and the sender's area in
+    equal-area metres, the sender's area grown by 161 m, their boundary
+    pieces and, for a big outline, both cut into pieces (the service
+    computes these on the first operator's resolution and reuses them for
+    the others).
     """
     caps = make()
     start = time.perf_counter()
     area = build_alert_area(caps)
     prepare_ms = (time.perf_counter() - start) * 1000
     start = time.perf_counter()
-    _ = area.equal_area, area.sender_equal_area, area.fcc_buffer_equal_area
+    area.shared()
     area_ms = (time.perf_counter() - start) * 1000
     return area, prepare_ms, area_ms
 

@@ -36,6 +36,7 @@ from geo.simplify import (
     simplify_outward,
     within_soft_limits,
 )
+from geo.tiles import MAX_PIECE_POINTS, Tiles, boundary_pieces, tile
 
 FCC_OVERSHOOT_M = 160.934  # 0.1 statute mile, FCC 18-4 geotargeting
 MAX_RADIUS_KM = 5000.0
@@ -231,6 +232,54 @@ class AlertArea:
         local = merge(shapely.get_parts(frame.project(sender)))
         grown = merge(shapely.buffer(shapely.get_parts(local), FCC_OVERSHOOT_M, quad_segs=4))
         return to_equal_area(normalize(frame.unproject(grown)))
+
+    @cached_property
+    def sender_m2(self) -> float:
+        """Area of the sender's areas in m² (``target_km2`` × 10⁶)."""
+        return float(shapely.area(self.sender_equal_area))
+
+    @cached_property
+    def sender_tiles(self) -> Tiles:
+        """The sender's areas and their 161 m buffer (equal-area metres), cut along one
+        quadtree into pieces of a few hundred points, for local overlays (layers 0, 1)."""
+        return tile(self.sender_equal_area, self.fcc_buffer_equal_area)
+
+    @property
+    def sender_is_big(self) -> bool:
+        """Whether the sender's outline has more points than one piece holds."""
+        return int(shapely.get_num_coordinates(self.sender_equal_area)) > MAX_PIECE_POINTS
+
+    @cached_property
+    def fcc_buffer_holds_sender(self) -> bool:
+        """Whether the 161 m buffer covers the sender's area (it does, up to round-off)."""
+        buffered = self.fcc_buffer_equal_area
+        return bool(not buffered.is_empty and shapely.covers(buffered, self.sender_equal_area))
+
+    @cached_property
+    def sender_boundary(self) -> shapely.STRtree:
+        """Tree over the sender's boundary cut into short pieces (equal-area metres)."""
+        return shapely.STRtree(boundary_pieces(self.sender_equal_area))
+
+    @cached_property
+    def selection_boundary(self) -> Any:
+        """The selection target's boundary cut into short pieces (equal-area metres)."""
+        return boundary_pieces(self.equal_area)
+
+    def shared(self) -> AlertArea:
+        """Compute now what every operator's resolution of this alert shares; returns self.
+
+        (Each is otherwise computed by the first resolution that needs it and
+        then reused: the projected areas, the 161 m buffer, their pieces.)
+        """
+        _ = self.equal_area, self.selection_boundary, self.sender_equal_area
+        if self.original is not None:
+            _ = self.sender_boundary
+        if self.sender_is_big:
+            _ = self.sender_tiles
+        _ = self.fcc_buffer_holds_sender
+        shapely.prepare(self.equal_area)
+        shapely.prepare(self.sender_equal_area)
+        return self
 
     @cached_property
     def sender_km2(self) -> float:

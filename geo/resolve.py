@@ -35,14 +35,9 @@ from geo.cells import Cell, CellImport, RowError, import_cells
 from geo.errors import UntargetableAreaError
 from geo.geocodes import GeocodeRegistry
 from geo.index import CellIndex
-from geo.measure import measure
+from geo.measure import measure, measure_tiled
 from geo.projection import from_equal_area
 from geo.simplify import ComplexityLimits
-
-# Boundary pieces: at most 4 segments of at most 2.5 km, so each piece's box
-# holds only the cells near that stretch of boundary (a city cell is ~1 km).
-_PIECE_SEGMENTS = 4
-_PIECE_SEGMENT_M = 2500.0
 
 
 @dataclass(frozen=True)
@@ -154,25 +149,13 @@ class ResolutionResult:
         return {"type": "FeatureCollection", "features": features}
 
 
-def _boundary_pieces(target: Any) -> Any:
-    """The target's rings cut into short linestrings, for a narrow tree query."""
-    pieces: list[Any] = []
-    rings = shapely.get_rings(shapely.get_parts(target))
-    for ring in shapely.segmentize(rings, _PIECE_SEGMENT_M):
-        coords = shapely.get_coordinates(ring)
-        starts = np.arange(0, len(coords) - 1, _PIECE_SEGMENTS)
-        ends = np.minimum(starts + _PIECE_SEGMENTS + 1, len(coords))
-        pieces.extend(shapely.linestrings(coords[s:e]) for s, e in zip(starts, ends, strict=True))
-    return np.array(pieces, dtype=object)
-
-
-def _edge_rows(index: CellIndex, target: Any) -> npt.NDArray[np.intp]:
-    """Cells meeting the target's boundary, i.e. not wholly inside (sorted).
+def _edge_rows(index: CellIndex, pieces: Any) -> npt.NDArray[np.intp]:
+    """Cells meeting the target's boundary (``pieces``), i.e. not wholly inside (sorted).
 
     A cell that meets the target but not its boundary lies inside it, so the
     rest of the hits need no exact overlay: the fast path for big targets.
     """
-    pairs = index.tree.query(_boundary_pieces(target), predicate="intersects")
+    pairs = index.tree.query(pieces, predicate="intersects")
     return np.unique(pairs[1])
 
 
@@ -197,7 +180,9 @@ def _largest_mask(index: CellIndex, rows: npt.NDArray[np.intp]) -> npt.NDArray[n
     return keep
 
 
-def _hits(index: CellIndex, target: Any) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
+def _hits(
+    index: CellIndex, target: Any, pieces: Any
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
     """Rows whose coverage meets the target (sorted), and which of them may leave it.
 
     Exactly GEOS ``intersects``, without testing every candidate against the
@@ -209,7 +194,7 @@ def _hits(index: CellIndex, target: Any) -> tuple[npt.NDArray[np.intp], npt.NDAr
     known to lie inside the target (``measure`` relies on that).
     """
     candidates = index.tree.query(target)
-    boundary = _edge_rows(index, target)
+    boundary = _edge_rows(index, pieces)
     edge = np.zeros(len(index), dtype=bool)  # calloc: pages are only touched where set
     edge[boundary] = True
     rest = candidates[~edge[candidates]]
@@ -244,10 +229,10 @@ def _near(index: CellIndex, rows: npt.NDArray[np.intp], pieces: Any) -> npt.NDAr
 
 
 def _select(
-    index: CellIndex, target: Any, policy: Policy
+    index: CellIndex, target: Any, pieces: Any, policy: Policy
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
     """(selected rows, all rows whose coverage meets the target, which of those are edge)."""
-    hits, on_edge = _hits(index, target)
+    hits, on_edge = _hits(index, target, pieces)
     if isinstance(policy, Intersects):
         return hits, hits, on_edge
     edge_rows = hits[on_edge]
@@ -256,20 +241,23 @@ def _select(
     return np.sort(np.concatenate((hits[~on_edge], edge_rows[enough]))), hits, on_edge
 
 
-def _leaving(index: CellIndex, rows: npt.NDArray[np.intp], sender: Any) -> npt.NDArray[np.bool_]:
+def _leaving(
+    index: CellIndex, rows: npt.NDArray[np.intp], sender: Any, boundary: shapely.STRtree
+) -> npt.NDArray[np.bool_]:
     """Which of sorted ``rows`` are not wholly inside ``sender`` (the metrics' "edge").
 
     Used when cells were selected with a simplified (larger) target: a cell
     inside that may still cross the sender's own outline or lie wholly in the
     band simplification added. As in ``_hits``: cells meeting the sender's
-    boundary (one narrow tree query per boundary piece) and multi-part cells
-    leave it; any other cell lies wholly inside or wholly outside, which one
-    point-in-polygon test on its anchor settles. Wholly outside counts as
-    leaving (it is all overshoot).
+    boundary (a tree over its boundary pieces, built once per alert, queried
+    with these cells only) and multi-part cells leave it; any other cell lies
+    wholly inside or wholly outside, which one point-in-polygon test on its
+    anchor settles. Wholly outside counts as leaving (it is all overshoot).
     """
-    on_boundary = np.zeros(len(index), dtype=bool)
-    on_boundary[_edge_rows(index, sender)] = True
-    leaving = on_boundary[rows] | index.multi_part[rows]
+    leaving = index.multi_part[rows].copy()
+    single = np.flatnonzero(~leaving)
+    meets = boundary.query(index.coverage[rows[single]], predicate="intersects")[0]
+    leaving[single[np.unique(meets)]] = True
     rest = rows[~leaving]
     shapely.prepare(sender)
     anchors = index.anchors[rest]
@@ -301,7 +289,7 @@ def resolve(
     if area.is_empty:
         raise UntargetableAreaError(area.untargetable or ("(no area)",))
     target = area.equal_area
-    selected, hits, on_edge = _select(index, target, policy)
+    selected, hits, on_edge = _select(index, target, area.selection_boundary, policy)
     if isinstance(policy, Intersects):  # selected is hits: flags come along
         keep = _largest_mask(index, selected)
         reps, edge = selected[keep], on_edge[keep]
@@ -313,22 +301,34 @@ def resolve(
         extra = np.setdiff1d(_largest_per_group(index, hits), reps, assume_unique=True)
     measured = area.sender_equal_area
     if area.original is not None:  # selected with the simplified area: classify anew
-        edge = _leaving(index, reps, measured)
+        edge = _leaving(index, reps, measured, area.sender_boundary)
     inside = reps[~edge]
     edge_reps = reps[edge]
-    areas = measure(
+    cells = (
         index.coverage[edge_reps],
         index.areas[edge_reps],
         index.coverage[inside],
         index.areas[inside],
         index.coverage[extra],
         index.areas[extra],
-        measured,
-        area.fcc_buffer_equal_area,
-        near=partial(_near, index, inside),
-        with_union=with_geometry,
     )
-    target_m2 = float(shapely.area(measured))
+    if area.sender_is_big:  # overlay piece by piece
+        areas = measure_tiled(
+            *cells,
+            area.sender_tiles,
+            buffer_holds_target=area.fcc_buffer_holds_sender,
+            with_union=with_geometry,
+        )
+    else:
+        areas = measure(
+            *cells,
+            measured,
+            area.fcc_buffer_equal_area,
+            near=partial(_near, index, inside),
+            with_union=with_geometry,
+            buffer_holds_target=area.fcc_buffer_holds_sender,
+        )
+    target_m2 = area.sender_m2
     metrics = ResolutionMetrics(
         target_km2=target_m2 / 1e6,
         covered_km2=areas.covered / 1e6,

@@ -40,5 +40,7 @@ def test_tiny_geo_bench_prints_its_json_line() -> None:
     assert nws["points_before"] > 90_000
     assert nws["points_after"] <= 250  # simplified within the soft limit
     assert figures["classes"]["city"]["points_before"] is None  # not simplified
-    for key in ("index_build_s", "index_load_s", "rss_mb", "peak_rss_mb"):
+    for key in ("index_build_s", "index_load_s"):  # rounded to 10 ms: a tiny build may be 0
+        assert figures[key] >= 0
+    for key in ("rss_mb", "peak_rss_mb"):
         assert figures[key] > 0

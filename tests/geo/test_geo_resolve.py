@@ -35,6 +35,7 @@ from geo import (
     write_cells_csv,
 )
 from geo.measure import pruned_union
+from geo.projection import to_equal_area
 
 PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 KM = 1 / 111.32
@@ -161,6 +162,81 @@ def test_simplified_area_selects_with_it_but_measures_the_sender_area(
     beyond = shapely.area(shapely.difference(union, exact.fcc_buffer_equal_area)) / 1e6
     assert m.overshoot_beyond_161m_km2 == pytest.approx(beyond, rel=1e-6, abs=1e-6)
     assert m.overshoot_ratio == pytest.approx(m.overshoot_km2 / m.target_km2, rel=1e-9)
+
+
+def _ragged(draw: st.DrawFn, lon0: float, lat0: float) -> CapArea:
+    """A polygon of 300-1,500 points (above the soft limit, several tiles' worth)."""
+    n = draw(st.integers(300, 1500))
+    base = draw(st.floats(2, 12))
+    phase = draw(st.floats(0, 6))
+    wobble = draw(st.floats(0, 0.4))
+    points = []
+    for k in range(n):
+        angle = 2 * math.pi * k / n
+        r = base * (1 + wobble * math.sin(7 * angle + phase) * math.cos(3 * angle))
+        lon = lon0 + r * KM * math.cos(angle) / math.cos(math.radians(lat0))
+        points.append((lat0 + r * KM * math.sin(angle), (lon + 180) % 360 - 180))
+    return CapArea("ragged", (tuple(points + points[:1]),))
+
+
+@PROPERTY
+@given(data=st.data(), fraction=st.sampled_from([None, 0.3]))
+def test_big_sender_area_is_measured_piece_by_piece_exactly(
+    data: st.DataObject, fraction: float | None
+) -> None:
+    lon0, lat0, cells = data.draw(networks())
+    cap = data.draw(st.composite(lambda d: _ragged(d, lon0, lat0))())
+    area = build_alert_area([cap])
+    assert area.original is not None
+    assert area.sender_is_big
+    assert len(area.sender_tiles.layers[0]) > 1  # the tiled path, with several pieces
+    policy = INTERSECTS if fraction is None else MinOverlap(fraction)
+    result = resolve(CellIndex.build(cells, version="t"), area, policy)
+    expected, union, reachable = _brute(cells, area, fraction)
+    assert set(result.cells) == expected
+    sender = to_equal_area(area.original)
+    buffered = area.fcc_buffer_equal_area
+    m = result.metrics
+    assert m.target_km2 == pytest.approx(shapely.area(sender) / 1e6, rel=1e-9)
+    assert m.covered_km2 == pytest.approx(shapely.area(union) / 1e6, rel=1e-6, abs=1e-6)
+    assert m.under_alert_km2 == pytest.approx(
+        shapely.area(shapely.difference(sender, union)) / 1e6, rel=1e-6, abs=1e-6
+    )
+    assert m.overshoot_km2 == pytest.approx(
+        shapely.area(shapely.difference(union, sender)) / 1e6, rel=1e-6, abs=1e-6
+    )
+    beyond = shapely.area(shapely.difference(union, buffered)) / 1e6
+    assert m.overshoot_beyond_161m_km2 == pytest.approx(beyond, rel=1e-6, abs=1e-6)
+    unreachable = shapely.area(shapely.difference(sender, reachable)) / 1e6
+    assert m.unreachable_km2 == pytest.approx(unreachable, rel=1e-6, abs=1e-6)
+    if shapely.covers(union, sender):
+        assert m.under_alert_km2 == 0.0  # coverage reaches: no under-alert at all
+
+
+def test_big_sender_area_wholly_covered_has_no_under_alert() -> None:
+    cells = [Cell("big", Technology.G4, -130.0, 55.0, Omni(30_000.0)),
+             Cell("edge", Technology.G4, -129.85, 55.0, Omni(3_000.0))]  # fmt: skip
+    ring = []
+    for k in range(2000):
+        angle = 2 * math.pi * k / 2000
+        r = 10 * (1 + 0.3 * math.sin(9 * angle))
+        ring.append(
+            (
+                55.0 + r * KM * math.sin(angle),
+                -130.0 + r * KM * math.cos(angle) / math.cos(math.radians(55.0)),
+            )
+        )
+    area = build_alert_area([CapArea("ragged", (tuple(ring + ring[:1]),))])
+    assert len(area.sender_tiles.layers[0]) > 4
+    index = CellIndex.build(cells, version="t")
+    m = resolve(index, area).metrics
+    assert m.under_alert_km2 == 0.0
+    union = shapely.union_all(index.coverage)
+    sender = to_equal_area(area.original)
+    assert m.overshoot_km2 == pytest.approx(
+        shapely.area(shapely.difference(union, sender)) / 1e6, rel=1e-9
+    )
+    assert m.covered_km2 == pytest.approx(shapely.area(union) / 1e6, rel=1e-9)
 
 
 def test_overshoot_counts_the_band_simplification_added() -> None:
