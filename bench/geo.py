@@ -29,7 +29,12 @@ steps):
 
 With TOCSIN_BENCH_POSTGIS_URL set, the same cells and the same first
 ``--postgis-queries`` areas of each class run in PostGIS (bench/postgis.py
-says exactly what is computed there).
+says exactly what is computed there: the same selection geometry, the
+metrics against the same sender's area and 161 m buffer); the report gives
+its p50/p99, the ratios of Tocsin's p50/p99 to them, Tocsin's p50/p99
+over the same placements PostGIS ran (``same_placements_*``), count
+mismatches and the largest relative difference between its metrics and
+Tocsin's.
 
     .venv/bin/python bench/geo.py [--quick] [--queries 50] [--postgis-queries 10]
 
@@ -203,16 +208,28 @@ def run_postgis(
     print(f"postgis: cells loaded in {load_s:.1f} s (0 = already loaded)", flush=True)
     out: dict[str, Any] = {}
     for name, areas in classes.items():
-        times, mismatches = [], 0
-        postgis.resolve(conn, areas[0].equal_area, areas[0].fcc_buffer_equal_area)  # warm-up
+        times, mismatches, worst = [], 0, 0.0
+
+        def query(area: AlertArea) -> tuple[float, int, tuple[float, ...]]:
+            return postgis.resolve(  # type: ignore[no-any-return]
+                conn, area.equal_area, area.sender_equal_area, area.fcc_buffer_equal_area
+            )
+
+        query(areas[0])  # warm-up
         for area in areas[:n]:
             ours = resolve(index, area)
-            elapsed, count, _ = postgis.resolve(conn, area.equal_area, area.fcc_buffer_equal_area)
+            elapsed, count, theirs = query(area)
             times.append(elapsed)
             mismatches += count != ours.count
-        out[name] = {"times": times, "mismatches": mismatches}
+            m = ours.metrics
+            mine = (m.target_km2, m.covered_km2, m.under_alert_km2, m.overshoot_km2,
+                    m.overshoot_beyond_161m_km2)  # fmt: skip
+            worst = max(  # relative to the figure (or to 1 km² when smaller)
+                worst, *(abs(a - b) / max(abs(b), 1.0) for a, b in zip(mine, theirs, strict=True))
+            )
+        out[name] = {"times": times, "mismatches": mismatches, "max_metric_rel_diff": worst}
         print(
-            f"postgis {name:8s} p50 {percentile(times, 50):9.1f} ms  p99 {percentile(times, 99):9.1f} ms  (n={len(times)}, count mismatches {mismatches})",
+            f"postgis {name:8s} p50 {percentile(times, 50):9.1f} ms  p99 {percentile(times, 99):9.1f} ms  (n={len(times)}, count mismatches {mismatches}, largest relative metric difference {worst:.1e})",
             flush=True,
         )
     return out
@@ -252,8 +269,10 @@ def main() -> None:
         flush=True,
     )
     report: dict[str, Any] = {}
+    tocsin_times: dict[str, list[float]] = {}
     for name, areas in classes.items():
         times, counts = run_tocsin(index, areas)
+        tocsin_times[name] = times
         _, prepare_times, area_times = prepared[name]
         report[name] = {
             "p50_ms": round(percentile(times, 50), 2),
@@ -287,6 +306,14 @@ def main() -> None:
             round(entry["p99_ms"] / entry["postgis_p99_ms"], 3) if pg else None
         )
         entry["postgis_count_mismatches"] = pg["mismatches"] if pg else None
+        entry["postgis_max_metric_rel_diff"] = pg["max_metric_rel_diff"] if pg else None
+        entry["ratio_vs_postgis_p50"] = (
+            round(entry["p50_ms"] / entry["postgis_p50_ms"], 3) if pg else None
+        )
+        # Like for like: Tocsin's figures over the same placements PostGIS ran.
+        same = tocsin_times[name][: len(pg["times"])] if pg else []
+        entry["same_placements_p50_ms"] = round(percentile(same, 50), 2) if pg else None
+        entry["same_placements_p99_ms"] = round(percentile(same, 99), 2) if pg else None
     current, peak = rss_mb()
     summary = {
         "bench": "geo",

@@ -106,22 +106,36 @@ _AFFORDABLE_POINTS = 5000  # GEOS buffers this many points in tens of millisecon
 
 
 def _first_useful(local: Any, limits: ComplexityLimits) -> float:
-    """Smallest doubling tolerance whose thinned outline is cheap enough to buffer.
+    """The doubling tolerance to start the search from, read off the outline's scale.
 
-    Below it the outline keeps tens of thousands of points, growing it costs
-    seconds per try, and the result would be far above the soft limit anyway.
+    Growing by ``d / 2`` and thinning by ``d / 8`` leaves at least as many
+    points as thinning the sender's outline by ``d`` with Douglas-Peucker (on
+    every area tried: growing rounds spikes off, it does not remove corners).
+    So with ``f`` the first doubling whose plain Douglas-Peucker count is
+    within the soft limit, ``f / 4`` cannot fit, and the search starts at
+    ``f / 2``: the same tolerance as doubling from the first one, after one or
+    two buffers instead of up to nine (a start too low only costs a try). It
+    never starts where the thinned outline is too big to buffer cheaply.
+    Only ``simplify`` runs here (milliseconds), no buffer.
     """
     tolerance = limits.first_tolerance_m
-    budget = max(_AFFORDABLE_POINTS, 20 * limits.soft_points)
     thin = local
+    fits_at = limits.max_tolerance_m
+    affordable = None
+    budget = max(_AFFORDABLE_POINTS, 20 * limits.soft_points)
     while tolerance < limits.max_tolerance_m:
         # Thinning the previous outline (not the original) is an estimate of
         # the count, which is all this needs, and costs a fraction.
-        thin = shapely.simplify(thin, tolerance / 4, preserve_topology=False)
-        if shapely.get_num_coordinates(thin) <= budget:
+        quarter = shapely.simplify(thin, tolerance / 4, preserve_topology=False)
+        if affordable is None and shapely.get_num_coordinates(quarter) <= budget:
+            affordable = tolerance
+        thin = shapely.simplify(quarter, tolerance, preserve_topology=False)
+        if shapely.get_num_coordinates(thin) <= limits.soft_points:
+            fits_at = tolerance
             break
         tolerance *= 2
-    return min(tolerance, limits.max_tolerance_m)
+    start = max(limits.first_tolerance_m, fits_at / 2, affordable or limits.max_tolerance_m)
+    return min(start, limits.max_tolerance_m)
 
 
 def simplify_outward(
