@@ -23,7 +23,8 @@ from service.alerts.models import Alert
 from service.context import AppContext, get_context
 from service.db import transaction
 from service.delivery.models import SmsMessage
-from service.dispatch.models import Action, Dispatch, DispatchEvent
+from service.dispatch.broadcast import ENDPOINT_ERROR_EVENT
+from service.dispatch.models import Action, Channel, Dispatch, DispatchEvent
 from service.queue.names import Queue
 from service.queue.outbox import oldest_unsent_age
 from service.worker import HEARTBEAT_KEY
@@ -32,7 +33,14 @@ router = APIRouter(tags=["operations"])
 Context = Annotated[AppContext, Depends(get_context)]
 WORKER_SEEN_S = 30.0
 LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 10.0, 30.0, 60.0, 300.0)
-_ERROR_EVENTS = {"dispatch.retrying": "transient", "dispatch.failed": "final"}
+# A cell broadcast attempt may fail over from CBC to CBC: each CBC's error is its own event,
+# and its `dispatch.retrying` (all of them failed) is not counted again. SMS attempts use one
+# gateway each, so their `dispatch.retrying` is that gateway's error.
+_ERROR_EVENTS = {
+    ENDPOINT_ERROR_EVENT: "transient",
+    "dispatch.retrying": "transient",
+    "dispatch.failed": "final",
+}
 
 
 @router.get("/readyz")
@@ -121,7 +129,11 @@ async def _dispatches_by_state(session: AsyncSession) -> Metric:
 
 
 async def _channel_errors(session: AsyncSession) -> Metric:
-    """CBC and gateway errors: `transient` (retried) and `final` (the dispatch failed)."""
+    """CBC and gateway errors: `transient` and `final` (the dispatch failed).
+
+    `transient` counts each endpoint's timeout, refusal or 5xx, also when failover
+    to the next CBC or a later attempt made up for it.
+    """
     family = CounterMetricFamily(
         "tocsin_channel_errors",
         "Channel errors by channel, operator and kind",
@@ -133,8 +145,14 @@ async def _channel_errors(session: AsyncSession) -> Metric:
         .where(col(DispatchEvent.kind).in_(list(_ERROR_EVENTS)))
         .group_by(col(Dispatch.channel), col(DispatchEvent.operator_id), col(DispatchEvent.kind))
     )
+    totals: dict[tuple[str, str, str], int] = {}
     for channel, operator, kind, count in (await session.exec(query)).all():
-        family.add_metric([channel, operator or "", _ERROR_EVENTS[kind]], count)
+        if kind == "dispatch.retrying" and channel == Channel.CELL_BROADCAST:
+            continue  # its CBCs' errors are counted one by one (endpoint-error)
+        key = (channel, operator or "", _ERROR_EVENTS[kind])
+        totals[key] = totals.get(key, 0) + count
+    for labels, count in totals.items():
+        family.add_metric(list(labels), count)
     return family
 
 

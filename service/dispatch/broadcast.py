@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -42,12 +43,21 @@ from service.network.channels import CellBroadcastSettings, ChannelsConfig
 from service.network.models import Operator, Targeting
 
 log = logging.getLogger(__name__)
+ENDPOINT_ERROR_EVENT = "dispatch.endpoint-error"
 _STOPPED_ALERTS = {
     AlertState.CANCELLED,
     AlertState.EXPIRED,
     AlertState.COMPLETED,
     AlertState.FAILED,
 }
+
+
+@dataclasses.dataclass(frozen=True)
+class EndpointError:
+    """A CBC that failed transiently during one attempt (recorded, counted in the metrics)."""
+
+    cbc: str
+    error: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,14 +98,15 @@ async def run_broadcast(
         if not cbcs:
             reason = _unreachable(work, holder, "that CBC is no longer configured")
             return await _finish_failed(ctx, dispatch_id, reason)
+    failures: list[EndpointError] = []  # every CBC's transient error, failover or not
     try:
-        name, submission = await _talk(ctx, work, cbcs, settings)
+        name, submission = await _talk(ctx, work, cbcs, settings, failures)
     except PermanentChannelError as exc:
-        return await _finish_failed(ctx, dispatch_id, f"refused: {exc}")
+        return await _finish_failed(ctx, dispatch_id, f"refused: {exc}", failures)
     except TransientChannelError as exc:
         error = str(exc) if holder is None else _unreachable(work, holder, str(exc))
-        return await _retry_or_fail(ctx, dispatch_id, attempt, error, exc.retry_after)
-    return await _record_success(ctx, dispatch_id, name, submission)
+        return await _retry_or_fail(ctx, dispatch_id, attempt, error, exc.retry_after, failures)
+    return await _record_success(ctx, dispatch_id, name, submission, failures)
 
 
 async def _claim(
@@ -223,7 +234,9 @@ def _in_order(cbcs: list[NamedCbc], work: _Work) -> list[NamedCbc]:
     return sorted(usable, key=lambda cbc: cbc.name != first)
 
 
-async def _kill(work: _Work, cbcs: list[NamedCbc]) -> tuple[str | None, None]:
+async def _kill(
+    work: _Work, cbcs: list[NamedCbc], failures: list[EndpointError]
+) -> tuple[str | None, None]:
     """Stop the broadcast on its CBC (`cbcs` is that one alone), or on every CBC if unknown.
 
     No failover: a CBC that never had the broadcast answers 404, which the
@@ -241,20 +254,26 @@ async def _kill(work: _Work, cbcs: list[NamedCbc]) -> tuple[str | None, None]:
                 "cbc unavailable",
                 extra={"dispatch_id": work.dispatch.id, "cbc": cbc.name, "error": str(exc)},
             )
+            failures.append(EndpointError(cbc.name, str(exc)))
             raise
     return (cbcs[0].name if len(cbcs) == 1 else None), None
 
 
 async def _talk(
-    ctx: AppContext, work: _Work, cbcs: list[NamedCbc], settings: CellBroadcastSettings
+    ctx: AppContext,
+    work: _Work,
+    cbcs: list[NamedCbc],
+    settings: CellBroadcastSettings,
+    failures: list[EndpointError],
 ) -> tuple[str | None, Submission | None]:
     """Send to the first CBC that answers; a transient failure moves on to the next.
 
-    A kill, and a replace of a live broadcast, get only the CBC holding it.
+    A kill, and a replace of a live broadcast, get only the CBC holding it. Each
+    transient failure is added to `failures`, even when a later CBC takes it.
     """
     dispatch = work.dispatch
     if dispatch.action == Action.KILL:
-        return await _kill(work, cbcs)
+        return await _kill(work, cbcs, failures)
     last_error: TransientChannelError | None = None
     for cbc in cbcs:
         try:
@@ -294,6 +313,7 @@ async def _talk(
                 "cbc unavailable",
                 extra={"dispatch_id": dispatch.id, "cbc": cbc.name, "error": str(exc)},
             )
+            failures.append(EndpointError(cbc.name, str(exc)))
             last_error = exc
     raise last_error or TransientChannelError("no CBC configured")
 
@@ -309,10 +329,12 @@ async def _record_success(
     dispatch_id: str,
     cbc: str | None,
     submission: Submission | None,
+    failures: Sequence[EndpointError] = (),
 ) -> Outcome:
     async with transaction(ctx.sessions) as session:
         dispatch = await repository.get_for_update(session, dispatch_id)
         assert dispatch is not None
+        _record_endpoint_errors(session, dispatch, failures)
         operator = await session.get(Operator, dispatch.operator_id)
         assert operator is not None
         cancelled_meanwhile = dispatch.state == DispatchState.CANCELLED
@@ -374,17 +396,24 @@ async def _retire_previous(session: Any, dispatch: Dispatch) -> None:
 
 
 async def _retry_or_fail(
-    ctx: AppContext, dispatch_id: str, attempt: int, error: str, hint_s: float | None
+    ctx: AppContext,
+    dispatch_id: str,
+    attempt: int,
+    error: str,
+    hint_s: float | None,
+    failures: Sequence[EndpointError] = (),
 ) -> Outcome:
     async with transaction(ctx.readers) as session:
         found = await session.get(Dispatch, dispatch_id)
         kill = found is not None and found.action == Action.KILL
     if attempt >= (KILL_MAX_ATTEMPTS if kill else MAX_ATTEMPTS):
-        return await _finish_failed(ctx, dispatch_id, f"gave up after {attempt} attempts: {error}")
+        reason = f"gave up after {attempt} attempts: {error}"
+        return await _finish_failed(ctx, dispatch_id, reason, failures)
     delay = backoff(attempt, hint_s)
     async with transaction(ctx.sessions) as session:
         dispatch = await repository.get_for_update(session, dispatch_id)
         assert dispatch is not None
+        _record_endpoint_errors(session, dispatch, failures)
         dispatch.last_error = error
         dispatch.heartbeat_at = None
         if kill and attempt == MAX_ATTEMPTS:
@@ -410,12 +439,35 @@ async def _retry_or_fail(
     return RetryLater(job_id, delay)
 
 
-async def _finish_failed(ctx: AppContext, dispatch_id: str, reason: str) -> Outcome:
+async def _finish_failed(
+    ctx: AppContext, dispatch_id: str, reason: str, failures: Sequence[EndpointError] = ()
+) -> Outcome:
     async with transaction(ctx.sessions) as session:
         dispatch = await repository.get_for_update(session, dispatch_id)
         assert dispatch is not None
+        _record_endpoint_errors(session, dispatch, failures)
         await _fail(session, dispatch, reason)
     return Failed(reason)
+
+
+def _record_endpoint_errors(
+    session: AsyncSession, dispatch: Dispatch, failures: Sequence[EndpointError]
+) -> None:
+    """One `dispatch.endpoint-error` event per CBC that failed in this attempt.
+
+    Failover within an attempt hides these from `dispatch.retrying`; the
+    channel-errors metric counts them (service/operations.py).
+    """
+    for failure in failures:
+        events.record(
+            session,
+            ENDPOINT_ERROR_EVENT,
+            alert_id=dispatch.alert_id,
+            dispatch=dispatch,
+            cbc=failure.cbc,
+            error=failure.error,
+            attempt=dispatch.attempts,
+        )
 
 
 async def _fail(session: AsyncSession, dispatch: Dispatch, reason: str) -> None:
