@@ -9,6 +9,7 @@ a job that ran already does nothing either: re-sending is always safe.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 
 from sqlmodel import col, or_, select
 
@@ -58,12 +59,20 @@ def _requeue(session: object, dispatch: Dispatch) -> str:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
     assert isinstance(session, AsyncSession)
-    # The outbox job id must be new to be written again: it carries the sweep time.
-    return schedule_dispatch(session, dispatch, resend_tag=utcnow().strftime("%H%M%S"))
+    return schedule_dispatch(session, dispatch, resend_tag=resend_tag())
 
 
 def _replan(session: object, alert_id: str) -> str:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
     assert isinstance(session, AsyncSession)
-    return schedule_planning(session, alert_id, f"resend-{utcnow().strftime('%H%M%S')}")
+    return schedule_planning(session, alert_id, f"resend-{resend_tag()}")
+
+
+def resend_tag() -> str:
+    """A tag making a re-sent job's outbox id new: the sweep time and a random part.
+
+    The time alone collides: two workers' sweeps in one second, or the same time
+    of day again, hit the outbox's unique job id and roll the whole sweep back.
+    """
+    return f"{utcnow():%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
