@@ -9,8 +9,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlmodel import select
+
 from service.context import AppContext
+from service.db import transaction
 from service.dispatch import broadcast, service, sms_send
+from service.dispatch.models import Dispatch
 from service.dispatch.outcomes import Failed, Outcome, RetryLater
 from service.dispatch.registry import ChannelRegistry
 from service.logs import log_context
@@ -37,16 +41,34 @@ async def plan_alert(ctx: dict[str, Any], alert_id: str) -> int:
     return len(job_ids)
 
 
+async def plan_sms(ctx: dict[str, Any], alert_id: str) -> int:
+    """An alert's SMS batches, once its broadcasts have left; relays them at once."""
+    app, _ = _app(ctx)
+    with log_context(alert_id=alert_id):
+        job_ids = await service.plan_pending_sms(app, alert_id)
+        await _relay_now(app, job_ids)
+    return len(job_ids)
+
+
+async def _log_ids(app: AppContext, dispatch_id: str, attempt: int) -> dict[str, str]:
+    """The ids a dispatch job's log lines carry; the alert's is one primary-key read away."""
+    async with transaction(app.readers) as session:
+        query = select(Dispatch.alert_id).where(Dispatch.id == dispatch_id)
+        alert_id = (await session.exec(query)).first()
+    ids = {"dispatch_id": dispatch_id, "attempt": str(attempt)}
+    return ids if alert_id is None else {"alert_id": alert_id, **ids}
+
+
 async def run_broadcast(ctx: dict[str, Any], dispatch_id: str, attempt: int) -> str:
     app, registry = _app(ctx)
-    with log_context(dispatch_id=dispatch_id, attempt=str(attempt)):
+    with log_context(**await _log_ids(app, dispatch_id, attempt)):
         outcome = await broadcast.run_broadcast(app, registry, dispatch_id, attempt)
         return await _finish(app, outcome)
 
 
 async def run_sms_batch(ctx: dict[str, Any], dispatch_id: str, attempt: int) -> str:
     app, registry = _app(ctx)
-    with log_context(dispatch_id=dispatch_id, attempt=str(attempt)):
+    with log_context(**await _log_ids(app, dispatch_id, attempt)):
         outcome = await sms_send.run_sms_batch(app, registry, dispatch_id, attempt)
         return await _finish(app, outcome)
 
@@ -62,4 +84,4 @@ async def _finish(app: AppContext, outcome: Outcome) -> str:
     return "done"
 
 
-FUNCTIONS = [plan_alert, run_broadcast, run_sms_batch]
+FUNCTIONS = [plan_alert, plan_sms, run_broadcast, run_sms_batch]
