@@ -225,6 +225,30 @@ def _minus_near(
     return out
 
 
+def _take_away(tiles: Tiles, left: GeometryArray, cells: GeometryArray, areas: FloatArray) -> None:
+    """Take the cells away from what is ``left`` of each target piece (in place).
+
+    One ``remainder`` per box, over all of that box's pieces at once (they
+    are disjoint: one multipolygon), with the cells near the box only.
+    """
+    pieces_of = tiles.layers[0].pieces_of
+    for box, positions in tiles.near(cells):
+        members = pieces_of[box]
+        parts = shapely.get_parts(left[members])
+        parts = parts[~shapely.is_empty(parts)]
+        if not len(parts):
+            continue
+        region = parts[0] if len(parts) == 1 else shapely.multipolygons(parts)
+        if len(parts) > 1 and not shapely.is_valid(region):  # pieces touching along a line
+            for piece in members:
+                left[piece] = remainder(left[piece], cells[positions], areas[positions])
+            continue
+        left[members] = EMPTY
+        left[members[0]] = remainder(
+            region, cells[positions], areas[positions], first_batch=_PIECE_BATCH
+        )
+
+
 def _inside_of(layer: Layer, pieces: npt.NDArray[np.intp], left: GeometryArray) -> float:
     """Area of the cells' union inside ``pieces`` of ``layer``, from what is left of them."""
     return float(np.sum(layer.areas[pieces]) - np.sum(shapely.area(left)))
@@ -263,22 +287,11 @@ def measure_tiled(
     left = target.pieces.copy()
     left[touched] = minus_edge
     if len(inside):
-        for box, positions in tiles.near(inside):
-            for piece in target.pieces_of[box]:
-                left[piece] = remainder(
-                    left[piece],
-                    inside[positions],
-                    inside_areas[positions],
-                    first_batch=_PIECE_BATCH,
-                )
-    left_m2 = shapely.area(left)
-    under = float(np.sum(left_m2))
+        _take_away(tiles, left, inside, inside_areas)
+    under = float(np.sum(shapely.area(left)))
     unreachable = under
     if len(extra) and under > 0:
-        for box, positions in tiles.near(extra):
-            for piece in target.pieces_of[box]:
-                if left_m2[piece] > 0:
-                    left[piece] = remainder(left[piece], extra[positions], extra_areas[positions])
+        _take_away(tiles, left, extra, extra_areas)
         unreachable = float(np.sum(shapely.area(left)))
     covered = float(np.sum(target.areas)) - under + overshoot
     if not len(inside) or buffer_holds_target:
