@@ -144,7 +144,7 @@ from service.dispatch import sms_send  # noqa: E402
 from service.dispatch.models import Channel, Dispatch  # noqa: E402
 from service.dispatch.outcomes import Sent  # noqa: E402
 from service.dispatch.registry import ChannelRegistry  # noqa: E402
-from service.dispatch.service import process_alert  # noqa: E402
+from service.dispatch.service import plan_pending_sms, process_alert  # noqa: E402
 from service.network import service as network  # noqa: E402
 from service.network.channels import ChannelsConfig  # noqa: E402
 from service.network.inventory import prepare_table  # noqa: E402
@@ -355,6 +355,7 @@ async def post_and_plan(ctx: AppContext, api: str) -> tuple[str, list[str]]:
         raise RuntimeError(f"intake refused the alert: {posted.status_code} {posted.text[:300]}")
     alert_id = str(posted.json()["id"])
     await process_alert(ctx, alert_id)
+    await plan_pending_sms(ctx, alert_id)  # the SMS batches: their own job in a worker
     async with transaction(ctx.readers) as session:
         batches = (
             await session.exec(

@@ -48,6 +48,9 @@ class Alert(SQLModel, table=True):
     decided_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     expires_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     signature: str = Field(default="absent", max_length=20, description="absent|verified|unchecked")
+    # Its SMS batches are planned by their own job once the broadcasts have left:
+    # until then the alert is not done dispatching (service.dispatch.sms_planning).
+    sms_pending: bool = Field(default=False)
     summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     warnings: list[dict[str, str]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)

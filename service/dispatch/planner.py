@@ -27,6 +27,7 @@ from service.dispatch.models import Action, Channel, Dispatch, DispatchState
 from service.dispatch.scheduling import schedule_dispatch
 from service.dispatch.sms_location import plan_stops
 from service.dispatch.sms_plan import plan_all_clear, plan_sms, stop_queued_sms
+from service.dispatch.sms_planning import drop_pending_sms, schedule_sms_planning
 from service.network.channels import CellBroadcastSettings, ChannelsConfig
 from service.network.models import Operator, Targeting
 
@@ -41,13 +42,18 @@ class _Live:
 
 
 async def plan_alert(session: AsyncSession, alert: Alert, cap: CapAlert) -> list[Dispatch]:
-    """Plan every dispatch of an approved Alert or Update, with its jobs (caller's transaction)."""
+    """Plan the broadcasts of an approved Alert or Update, with their jobs (caller's transaction).
+
+    Its SMS are planned by their own job (`sms_planning`), staged here: the
+    recipients' rows must not hold back the broadcasts' commit.
+    """
     chains = {alert.chain_id, *await _referenced_chains(session, alert)}
     targetings = await repository.targetings(session, alert.id)
     planned: list[Dispatch] = []
     if alert.msg_type == "Update":
         # The old text stops where it was not sent yet; the Update plans its own SMS.
         planned += await _stop_superseded_sms(session, alert, chains)
+    sends_sms = False
     for operator in await repository.operators_with_channels(session):
         config = ChannelsConfig.model_validate(operator.channels)
         targeting = targetings.get(operator.id)
@@ -55,16 +61,30 @@ async def plan_alert(session: AsyncSession, alert: Alert, cap: CapAlert) -> list
             planned += await _plan_broadcasts(
                 session, alert, cap, operator, config.cell_broadcast, targeting, chains
             )
-        if config.sms is not None and targeting is not None:
-            planned += await plan_sms(session, alert, cap, operator, config.sms, targeting)
+        sends_sms = sends_sms or (config.sms is not None and targeting is not None)
     for dispatch in planned:
         schedule_dispatch(session, dispatch)
+    if sends_sms and cap.infos:
+        schedule_sms_planning(session, alert)
     events.record(session, "alert.planned", alert_id=alert.id, dispatches=len(planned))
+    return planned
+
+
+async def plan_alert_sms(session: AsyncSession, alert: Alert, cap: CapAlert) -> list[Dispatch]:
+    """Every operator's SMS dispatches of an Alert or Update (caller's transaction)."""
+    targetings = await repository.targetings(session, alert.id)
+    planned: list[Dispatch] = []
+    for operator in await repository.operators_with_channels(session):
+        config = ChannelsConfig.model_validate(operator.channels)
+        targeting = targetings.get(operator.id)
+        if config.sms is not None and targeting is not None:
+            planned += await plan_sms(session, alert, cap, operator, config.sms, targeting)
     return planned
 
 
 async def plan_cancel(session: AsyncSession, cancel: Alert, chains: set[str]) -> list[Dispatch]:
     """Kill every live broadcast of `chains` and stop their unsent dispatches."""
+    await drop_pending_sms(session, chains, but=cancel.id)
     for dispatch in await repository.open_dispatches(session, chains, exclude_alert=cancel.id):
         _cancel_unsent(session, dispatch, f"cancelled by {cancel.id}")
         if dispatch.channel == Channel.SMS:
@@ -90,6 +110,7 @@ async def _stop_superseded_sms(
 ) -> list[Dispatch]:
     """An Update: the chain's SMS batches not yet sent stop, its location jobs are stopped."""
     reason = f"superseded by update {update.id}"
+    await drop_pending_sms(session, chains, but=update.id)
     for dispatch in await repository.open_dispatches(session, chains, exclude_alert=update.id):
         if dispatch.channel in (Channel.SMS, Channel.OPERATOR_SMS):
             _cancel_unsent(session, dispatch, reason)

@@ -19,24 +19,37 @@ async def after_success(session: AsyncSession, dispatch: Dispatch) -> list[str]:
 
     Returns follow-up job ids to relay (none today; kept so callers need not change).
     """
-    # Locked: two dispatches of one alert finishing at once (on PostgreSQL, on two
-    # operators) would each count the other as still open, and neither would move it on.
+    alert = await locked_alert(session, dispatch.alert_id)
+    if alert is not None:
+        await settle(session, alert)
+    return []
+
+
+async def locked_alert(session: AsyncSession, alert_id: str) -> Alert | None:
+    """The alert, read afresh and locked for this transaction.
+
+    Locked: two dispatches of one alert finishing at once (on PostgreSQL, on two
+    operators) would each count the other as still open, and neither would move it on.
+    """
     query = (
         select(Alert)
-        .where(Alert.id == dispatch.alert_id)
+        .where(Alert.id == alert_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
-    alert = (await session.exec(query)).first()
-    if alert is None or alert.state != AlertState.DISPATCHING:
-        return []
+    return (await session.exec(query)).first()
+
+
+async def settle(session: AsyncSession, alert: Alert) -> None:
+    """Move a dispatching alert (locked by the caller) on once nothing is left to send."""
+    if alert.state != AlertState.DISPATCHING or alert.sms_pending:
+        return
     if await repository.count_open(session, alert.id) > 0:
-        return []
+        return
     failed, total = await repository.count_failed(session, alert.id)
     target, reason = _ending(alert, failed, total)
     await change_state(session, alert, target, actor=WORKER, reason=reason)
     events.record(session, f"alert.{target.value}", alert_id=alert.id, failed=failed, total=total)
-    return []
 
 
 def _ending(alert: Alert, failed: int, total: int) -> tuple[AlertState, str]:

@@ -12,8 +12,8 @@ from service.context import AppContext
 from service.db import transaction, utcnow
 from service.dispatch import events, repository
 from service.dispatch.content import load_cap
-from service.dispatch.planner import plan_alert, plan_cancel, plan_kill
-from service.dispatch.progress import WORKER, after_success
+from service.dispatch.planner import plan_alert, plan_alert_sms, plan_cancel, plan_kill
+from service.dispatch.progress import WORKER, after_success, locked_alert, settle
 from service.dispatch.scheduling import schedule_dispatch
 from service.dispatch.sms_location import plan_expired_stops
 from service.queue.names import dispatch_job_id
@@ -39,9 +39,29 @@ async def process_alert(ctx: AppContext, alert_id: str) -> list[str]:
             planned = await plan_cancel(session, alert, chains | {alert.chain_id})
         else:
             planned = await plan_alert(session, alert, await load_cap(session, alert_id))
-        if not planned:
+        if not planned and not alert.sms_pending:
             await _nothing_to_send(session, alert)
         return [dispatch_job_id(dispatch.id, dispatch.attempts + 1) for dispatch in planned]
+
+
+async def plan_pending_sms(ctx: AppContext, alert_id: str) -> list[str]:
+    """Plan the alert's SMS batches if still wanted (`sms_planning`); the job ids to relay.
+
+    Idempotent: the mark is taken off in the same transaction that writes the
+    batches, so a rerun finds nothing to do.
+    """
+    async with transaction(ctx.sessions) as session:
+        alert = await locked_alert(session, alert_id)
+        if alert is None or not alert.sms_pending:
+            return []
+        alert.sms_pending = False
+        session.add(alert)
+        planned = []
+        if alert.state == AlertState.DISPATCHING:  # not cancelled or expired meanwhile
+            planned = await plan_alert_sms(session, alert, await load_cap(session, alert_id))
+        job_ids = [schedule_dispatch(session, dispatch) for dispatch in planned]
+        await settle(session, alert)  # nothing planned: the broadcasts may all be done
+        return job_ids
 
 
 async def _nothing_to_send(session: AsyncSession, alert: Alert) -> None:
@@ -76,4 +96,4 @@ async def expire_broadcasts(ctx: AppContext) -> list[str]:
     return job_ids
 
 
-__all__ = ["after_success", "expire_broadcasts", "process_alert"]
+__all__ = ["after_success", "expire_broadcasts", "plan_pending_sms", "process_alert"]

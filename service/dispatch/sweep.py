@@ -12,6 +12,7 @@ import datetime as dt
 import secrets
 
 from sqlmodel import col, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.alerts.models import Alert
 from service.alerts.states import AlertState
@@ -19,6 +20,7 @@ from service.context import AppContext
 from service.db import transaction, utcnow
 from service.dispatch.models import Dispatch, DispatchState
 from service.dispatch.scheduling import schedule_dispatch, schedule_planning
+from service.dispatch.sms_planning import schedule_sms_planning
 
 
 async def resend_stalled(ctx: AppContext, limit: int = 500) -> list[str]:
@@ -52,7 +54,22 @@ async def resend_stalled(ctx: AppContext, limit: int = 500) -> list[str]:
         ).all()
         for alert_id in approved:
             job_ids.append(_replan(session, alert_id))
+        job_ids += await _restage_sms_planning(session, cutoff)
     return job_ids
+
+
+async def _restage_sms_planning(session: AsyncSession, cutoff: dt.datetime) -> list[str]:
+    """SMS plan jobs still to run long after the broadcasts were planned (Redis lost them)."""
+    waiting = (
+        await session.exec(
+            select(Alert).where(
+                col(Alert.sms_pending),
+                Alert.state == AlertState.DISPATCHING.value,
+                col(Alert.state_changed_at) < cutoff,
+            )
+        )
+    ).all()
+    return [schedule_sms_planning(session, alert, tag=resend_tag()) for alert in waiting]
 
 
 def _requeue(session: object, dispatch: Dispatch) -> str:

@@ -170,3 +170,10 @@ def start_worker(
     )
     started.append(process)
     return process
+
+
+async def plan_now(ctx: AppContext, alert_id: str) -> list[str]:
+    """What a worker's plan jobs do for an accepted alert: broadcasts, then SMS; the job ids."""
+    from service.dispatch.service import plan_pending_sms, process_alert
+
+    return [*await process_alert(ctx, alert_id), *await plan_pending_sms(ctx, alert_id)]

@@ -289,7 +289,7 @@ async def test_operator_mode_never_sends_a_test_or_exercise_to_the_cells(
     from sqlmodel import select
 
     from service.dispatch.models import Dispatch, DispatchEvent
-    from service.dispatch.service import process_alert
+    from tests.dispatch.conftest import plan_now
 
     simulator, sms_url = sms_sim
     channels = channels_for([], sms_url)
@@ -301,7 +301,7 @@ async def test_operator_mode_never_sends_a_test_or_exercise_to_the_cells(
     alert = await post(
         api, keys, cap_alert("lbt-1", status=status, expires=FAR, polygon=NAIROBI_POLYGON)
     )
-    await process_alert(app_context, alert["id"])
+    await plan_now(app_context, alert["id"])
     async with transaction(app_context.sessions) as session:
         dispatches = (await session.exec(select(Dispatch))).all()
         query = select(DispatchEvent).where(DispatchEvent.kind == "dispatch.skipped")

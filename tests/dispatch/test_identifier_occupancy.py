@@ -19,9 +19,8 @@ from service.dispatch import broadcast
 from service.dispatch.models import Action, Dispatch, DispatchEvent
 from service.dispatch.outcomes import Failed, RetryLater, Sent
 from service.dispatch.registry import ChannelRegistry
-from service.dispatch.service import process_alert
 from service.worker import running_worker
-from tests.dispatch.conftest import channels_for, make_network
+from tests.dispatch.conftest import channels_for, make_network, plan_now
 from tests.dispatch.test_dispatch_e2e import FAR, NAIROBI_POLYGON, eventually, post
 from tests.service.capdocs import cap_alert, reference_to
 from tests.service.conftest import Keys
@@ -83,7 +82,7 @@ async def test_a_newcomer_waits_for_the_kill_of_the_holder_then_goes_on_air(
     await make_network(app_context, "osmo", channels)
     registry = ChannelRegistry(app_context.http)
     first = await post(api, keys, cap_alert("occ-a", expires=FAR, polygon=NAIROBI_POLYGON))
-    await process_alert(app_context, first["id"])
+    await plan_now(app_context, first["id"])
     (holder,) = await _broadcasts(app_context, first["id"])
     assert await broadcast.run_broadcast(app_context, registry, holder.id, 1) == Sent()
 
@@ -91,12 +90,12 @@ async def test_a_newcomer_waits_for_the_kill_of_the_holder_then_goes_on_air(
         "occ-a-cancel", msg_type="Cancel", sent=LATER, references=reference_to("occ-a")
     )
     cancelled = await post(api, keys, cancel)
-    await process_alert(app_context, cancelled["id"])
+    await plan_now(app_context, cancelled["id"])
     (kill,) = [d for d in await _broadcasts(app_context, cancelled["id"]) if d.action == "kill"]
     second = await post(
         api, keys, cap_alert("occ-b", sent=LATER, expires=FAR, polygon=NAIROBI_POLYGON)
     )
-    await process_alert(app_context, second["id"])
+    await plan_now(app_context, second["id"])
     (newcomer,) = await _broadcasts(app_context, second["id"])
 
     # The holder is still on air, its Kill not yet sent: the newcomer waits (no attempt spent).
@@ -127,7 +126,7 @@ async def test_a_second_info_in_the_same_language_is_refused_on_osmo_cbc(
     await make_network(app_context, "osmo", channels)
     registry = ChannelRegistry(app_context.http)
     posted = await post(api, keys, _two_english_one_swahili())
-    await process_alert(app_context, posted["id"])
+    await plan_now(app_context, posted["id"])
     planned = await _broadcasts(app_context, posted["id"])
     outcomes: list[Any] = [
         await broadcast.run_broadcast(app_context, registry, d.id, 1)

@@ -17,10 +17,9 @@ from service.dispatch import broadcast
 from service.dispatch.models import Dispatch, DispatchEvent
 from service.dispatch.outcomes import Sent
 from service.dispatch.registry import ChannelRegistry
-from service.dispatch.service import process_alert
 from service.network.channels import HttpJsonGateway, SmsSettings
 from service.worker import running_worker
-from tests.dispatch.conftest import SIM_SECRET, channels_for, make_network
+from tests.dispatch.conftest import SIM_SECRET, channels_for, make_network, plan_now
 from tests.dispatch.test_dispatch_e2e import FAR, NAIROBI_POLYGON, _active, eventually, post
 from tests.service.capdocs import cap_alert, reference_to
 from tests.service.conftest import Keys
@@ -103,7 +102,7 @@ async def test_pulled_before_pushed_location_sms_and_finished_jobs(
     mine = await operator_key(app_context, "pulling")
     registry = ChannelRegistry(app_context.http)
     alert = await post(api, keys, cap_alert("pb-1", expires=FAR, polygon=NAIROBI_POLYGON))
-    await process_alert(app_context, alert["id"])
+    await plan_now(app_context, alert["id"])
     url = "/api/v1/operators/pulling/jobs"
     jobs = {job["channel"]: job for job in (await api.get(url, headers=mine)).json()["items"]}
     assert set(jobs) == {"cbs", "lbsms"}  # no subscriber SMS batches: those are Tocsin's own
@@ -135,7 +134,7 @@ async def test_pulled_before_pushed_location_sms_and_finished_jobs(
 
     cancel = cap_alert("pb-2", msg_type="Cancel", sent=LATER, references=reference_to("pb-1"))
     cancelled = await post(api, keys, cancel)
-    await process_alert(app_context, cancelled["id"])
+    await plan_now(app_context, cancelled["id"])
     kill = next(
         job for job in (await api.get(url, headers=mine)).json()["items"] if job["action"] == "kill"
     )

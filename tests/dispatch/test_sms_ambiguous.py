@@ -18,10 +18,9 @@ from service.db import transaction
 from service.delivery.models import SmsMessage, SmsState
 from service.dispatch.models import Dispatch
 from service.dispatch.outcomes import RetryLater, Sent
-from service.dispatch.service import process_alert
 from service.dispatch.sms_send import run_sms_batch
 from service.recipients.models import Subscriber
-from tests.dispatch.conftest import channels_for, make_network
+from tests.dispatch.conftest import channels_for, make_network, plan_now
 from tests.dispatch.test_dispatch_e2e import FAR, NAIROBI_POLYGON, _a_targeted_cell, post
 from tests.service.capdocs import cap_alert
 from tests.service.conftest import Keys
@@ -62,7 +61,7 @@ async def _planned_batch(ctx: AppContext, api: httpx.AsyncClient, keys: Keys) ->
         for n in range(4):
             session.add(Subscriber(msisdn=f"25474000000{n}", operator_id="amb", cell_id=cell))
     alert = await post(api, keys, cap_alert("amb-1", expires=FAR, polygon=NAIROBI_POLYGON))
-    await process_alert(ctx, alert["id"])
+    await plan_now(ctx, alert["id"])
     async with transaction(ctx.sessions) as session:
         (dispatch,) = (await session.exec(select(Dispatch))).all()
     return dispatch.id

@@ -16,10 +16,9 @@ from service.context import AppContext
 from service.db import transaction
 from service.delivery.models import SmsMessage, SmsState
 from service.delivery.receipt_batch import IncomingReceipt, apply_receipts
-from service.dispatch.service import process_alert
 from service.dispatch.sms_send import _record, _take_window
 from service.recipients.models import Subscriber
-from tests.dispatch.conftest import channels_for, make_network
+from tests.dispatch.conftest import channels_for, make_network, plan_now
 from tests.dispatch.test_dispatch_e2e import FAR, NAIROBI_POLYGON, _a_targeted_cell, post
 from tests.service.capdocs import cap_alert
 from tests.service.conftest import Keys
@@ -34,7 +33,7 @@ async def test_a_report_that_arrives_first_keeps_its_state(
         for n in range(3):
             session.add(Subscriber(msisdn=f"25470000000{n}", operator_id="racy", cell_id=cell))
     alert = await post(api, keys, cap_alert("race-1", expires=FAR, polygon=NAIROBI_POLYGON))
-    await process_alert(app_context, alert["id"])  # plans the batch, no worker needed
+    await plan_now(app_context, alert["id"])  # plans the batch, no worker needed
     async with transaction(app_context.sessions) as session:
         dispatch_id = (await session.exec(select(SmsMessage.dispatch_id))).first()
     assert dispatch_id is not None

@@ -8,9 +8,8 @@ from sqlmodel import select
 from service.context import AppContext
 from service.db import transaction
 from service.delivery.models import SmsMessage
-from service.dispatch.service import process_alert
 from service.recipients.models import Subscriber
-from tests.dispatch.conftest import channels_for, make_network
+from tests.dispatch.conftest import channels_for, make_network, plan_now
 from tests.dispatch.test_dispatch_e2e import FAR, NAIROBI_POLYGON, _a_targeted_cell, post
 from tests.service.capdocs import cap_alert
 from tests.service.conftest import Keys
@@ -34,7 +33,7 @@ async def test_registered_location_inside_the_area_is_warned_without_a_cell(
             Subscriber(msisdn="254750000006", operator_id="geo", lon=36.82, lat=-1.22, test=True)
         )
     alert = await post(api, keys, cap_alert("geo-1", expires=FAR, polygon=NAIROBI_POLYGON))
-    await process_alert(app_context, alert["id"])
+    await plan_now(app_context, alert["id"])
     async with transaction(app_context.sessions) as session:
         rows = (await session.exec(select(SmsMessage.msisdn))).all()
     assert sorted(rows) == ["254750000001", "254750000002", "254750000004", "254750000006"]
@@ -51,7 +50,7 @@ async def test_a_test_alert_picks_only_testers_by_location_too(
         )
     body = cap_alert("geo-2", status="Exercise", expires=FAR, polygon=NAIROBI_POLYGON)
     alert = await post(api, keys, body)
-    await process_alert(app_context, alert["id"])
+    await plan_now(app_context, alert["id"])
     async with transaction(app_context.sessions) as session:
         rows = (await session.exec(select(SmsMessage.msisdn))).all()
     assert list(rows) == ["254750000012"]

@@ -13,10 +13,9 @@ from service.context import AppContext
 from service.db import transaction
 from service.delivery.models import SmsMessage, SmsState
 from service.dispatch.models import Dispatch, DispatchState
-from service.dispatch.service import process_alert
 from service.recipients.models import Subscriber
 from service.worker import running_worker
-from tests.dispatch.conftest import channels_for, make_network
+from tests.dispatch.conftest import channels_for, make_network, plan_now
 from tests.dispatch.test_dispatch_e2e import FAR, NAIROBI_POLYGON, _state, eventually, post
 from tests.service.capdocs import cap_alert, reference_to
 from tests.service.conftest import Keys
@@ -52,7 +51,7 @@ async def test_an_update_stops_the_old_text_and_sends_the_new_one_once(
             session.add(Subscriber(msisdn=f"25471000000{n}", operator_id="upd", cell_id=inside))
             session.add(Subscriber(msisdn=f"25472000000{n}", operator_id="upd", cell_id=outside))
     original = await post(api, keys, cap_alert("u-1", expires=FAR, polygon=NAIROBI_POLYGON))
-    await process_alert(app_context, original["id"])  # planned, not sent: no worker yet
+    await plan_now(app_context, original["id"])  # planned, not sent: no worker yet
     update = cap_alert(
         "u-2",
         msg_type="Update",
@@ -63,7 +62,7 @@ async def test_an_update_stops_the_old_text_and_sends_the_new_one_once(
         polygon=SMALLER,
     )
     updated = await post(api, keys, update)
-    await process_alert(app_context, updated["id"])
+    await plan_now(app_context, updated["id"])
     async with transaction(app_context.sessions) as session:
         query = select(Dispatch).where(Dispatch.alert_id == original["id"])
         old = (await session.exec(query)).all()
