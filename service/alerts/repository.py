@@ -132,3 +132,19 @@ async def page(
         )
     query = query.order_by(col(Alert.received_at).desc(), col(Alert.id).desc()).limit(limit)
     return list((await session.exec(query)).all())
+
+
+async def active_past_expiry(
+    session: AsyncSession, now: dt.datetime, limit: int = 200
+) -> list[Alert]:
+    """Active alerts whose CAP expiry has passed (the expiry sweep ends them)."""
+    query = (
+        select(Alert)
+        .where(
+            Alert.state == AlertState.ACTIVE.value,
+            col(Alert.expires_at).is_not(None),
+            col(Alert.expires_at) < now,
+        )
+        .limit(limit)
+    )
+    return list((await session.exec(query)).all())

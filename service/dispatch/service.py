@@ -93,6 +93,10 @@ async def expire_broadcasts(ctx: AppContext) -> list[str]:
                 events.record(session, "alert.expired", alert_id=alert.id)
         # Operator location-SMS jobs past their expiry are stopped too (DELETE, durably).
         job_ids += await plan_expired_stops(session, utcnow())
+        # An alert with nothing on air (SMS only, or broadcasts already ended) expires too.
+        for alert in await alerts.active_past_expiry(session, utcnow()):
+            await change_state(session, alert, AlertState.EXPIRED, actor=WORKER, reason="expired")
+            events.record(session, "alert.expired", alert_id=alert.id)
     return job_ids
 
 

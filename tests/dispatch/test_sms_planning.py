@@ -13,11 +13,11 @@ from service.context import AppContext
 from service.db import transaction, utcnow
 from service.delivery.models import SmsMessage
 from service.dispatch.models import Channel, Dispatch
-from service.dispatch.service import plan_pending_sms, process_alert
+from service.dispatch.service import expire_broadcasts, plan_pending_sms, process_alert
 from service.dispatch.sweep import resend_stalled
 from service.queue.outbox import OutboxMessage
 from service.recipients.models import Subscriber
-from tests.dispatch.conftest import channels_for, make_network
+from tests.dispatch.conftest import channels_for, make_network, plan_now
 from tests.dispatch.test_dispatch_e2e import FAR, NAIROBI_POLYGON, _a_targeted_cell, post
 from tests.service.capdocs import cap_alert, reference_to
 from tests.service.conftest import Keys
@@ -102,3 +102,22 @@ async def test_the_sweep_restages_an_sms_plan_job_redis_lost(
     assert restaged[0].startswith(f"plan-sms:{alert['id']}:")
     assert len(await plan_pending_sms(app_context, alert["id"])) == 1
     assert not [j for j in await resend_stalled(app_context) if j.startswith("plan-sms:")]
+
+
+async def test_an_sms_only_alert_expires_at_its_cap_expiry(
+    app_context: AppContext, api: httpx.AsyncClient, keys: Keys
+) -> None:
+    """Nothing on air ends it: the expiry step moves an active alert past its expiry on."""
+    await make_network(app_context, "smsonly", channels_for([], "http://127.0.0.1:9"))
+    alert = await post(api, keys, cap_alert("sp-5", expires=FAR, polygon=NAIROBI_POLYGON))
+    await plan_now(app_context, alert["id"])  # no subscriber: nothing to send, active
+    async with transaction(app_context.sessions) as session:
+        row = await session.get(Alert, alert["id"])
+        assert row is not None
+        assert row.state == "active"
+        row.expires_at = utcnow() - dt.timedelta(seconds=1)
+    await expire_broadcasts(app_context)
+    async with transaction(app_context.readers) as session:
+        row = await session.get(Alert, alert["id"])
+        assert row is not None
+        assert row.state == "expired"
