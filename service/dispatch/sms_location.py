@@ -23,7 +23,7 @@ from service.context import AppContext
 from service.db import transaction, utcnow
 from service.dispatch import events, repository
 from service.dispatch.models import Action, Channel, Dispatch, DispatchState
-from service.dispatch.outcomes import MAX_ATTEMPTS, Failed, Outcome, RetryLater, Sent, backoff
+from service.dispatch.outcomes import KILL_MAX_ATTEMPTS, Failed, Outcome, RetryLater, Sent, backoff
 from service.dispatch.progress import after_success
 from service.dispatch.registry import ChannelRegistry
 from service.dispatch.scheduling import schedule_dispatch
@@ -143,7 +143,9 @@ async def run_location_stop(
 
 
 async def _retry_or_fail(ctx: AppContext, dispatch_id: str, attempt: int, error: str) -> Outcome:
-    if attempt >= MAX_ATTEMPTS:
+    # Only stops come here: like a broadcast's kill, a stop halts a warning going
+    # out, so it keeps trying as long (KILL_MAX_ATTEMPTS, about an hour).
+    if attempt >= KILL_MAX_ATTEMPTS:
         reason = f"gave up after {attempt} attempts: {error}"
         return await _done(ctx, dispatch_id, DispatchState.FAILED, reason)
     delay = backoff(attempt)
