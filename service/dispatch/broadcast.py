@@ -37,6 +37,7 @@ from service.dispatch.outcomes import (
 from service.dispatch.planner import plan_kill
 from service.dispatch.progress import after_success
 from service.dispatch.registry import ChannelRegistry, NamedCbc
+from service.dispatch.retries import schedule_retry
 from service.dispatch.scheduling import schedule_dispatch
 from service.network import repository as network_repository
 from service.network.channels import CellBroadcastSettings, ChannelsConfig
@@ -414,8 +415,6 @@ async def _retry_or_fail(
         dispatch = await repository.get_for_update(session, dispatch_id)
         assert dispatch is not None
         _record_endpoint_errors(session, dispatch, failures)
-        dispatch.last_error = error
-        dispatch.heartbeat_at = None
         if kill and attempt == MAX_ATTEMPTS:
             events.record(
                 session,
@@ -426,17 +425,7 @@ async def _retry_or_fail(
                 error=error,
                 note="the broadcast is still on air; the kill keeps being retried",
             )
-        events.record(
-            session,
-            "dispatch.retrying",
-            alert_id=dispatch.alert_id,
-            dispatch=dispatch,
-            attempt=attempt,
-            error=error,
-            after_s=delay.total_seconds(),
-        )
-        job_id = schedule_dispatch(session, dispatch, defer_until=utcnow() + delay)
-    return RetryLater(job_id, delay)
+        return schedule_retry(session, dispatch, attempt, error, delay)
 
 
 async def _finish_failed(

@@ -23,9 +23,10 @@ from service.context import AppContext
 from service.db import transaction, utcnow
 from service.dispatch import events, repository
 from service.dispatch.models import Action, Channel, Dispatch, DispatchState
-from service.dispatch.outcomes import KILL_MAX_ATTEMPTS, Failed, Outcome, RetryLater, Sent, backoff
+from service.dispatch.outcomes import KILL_MAX_ATTEMPTS, Failed, Outcome, Sent, backoff
 from service.dispatch.progress import after_success
 from service.dispatch.registry import ChannelRegistry
+from service.dispatch.retries import schedule_retry
 from service.dispatch.scheduling import schedule_dispatch
 from service.network.models import Operator
 
@@ -148,21 +149,10 @@ async def _retry_or_fail(ctx: AppContext, dispatch_id: str, attempt: int, error:
     if attempt >= KILL_MAX_ATTEMPTS:
         reason = f"gave up after {attempt} attempts: {error}"
         return await _done(ctx, dispatch_id, DispatchState.FAILED, reason)
-    delay = backoff(attempt)
     async with transaction(ctx.sessions) as session:
         dispatch = await repository.get_for_update(session, dispatch_id)
         assert dispatch is not None
-        dispatch.last_error = error
-        events.record(
-            session,
-            "dispatch.retrying",
-            alert_id=dispatch.alert_id,
-            dispatch=dispatch,
-            attempt=attempt,
-            error=error,
-        )
-        job_id = schedule_dispatch(session, dispatch, defer_until=utcnow() + delay)
-    return RetryLater(job_id, delay)
+        return schedule_retry(session, dispatch, attempt, error, backoff(attempt))
 
 
 async def _done(

@@ -36,9 +36,10 @@ from service.delivery.models import SmsMessage, SmsState
 from service.dispatch import events, repository
 from service.dispatch.content import load_cap
 from service.dispatch.models import Channel, Dispatch, DispatchState
-from service.dispatch.outcomes import MAX_ATTEMPTS, Failed, Outcome, RetryLater, Sent, backoff
+from service.dispatch.outcomes import MAX_ATTEMPTS, Failed, Outcome, Sent, backoff
 from service.dispatch.progress import after_success
 from service.dispatch.registry import ChannelRegistry
+from service.dispatch.retries import schedule_retry
 from service.dispatch.scheduling import schedule_dispatch
 from service.dispatch.sms_location import is_location_stop, plan_stop, run_location_stop
 from service.dispatch.sms_plan import stop_queued_sms
@@ -429,21 +430,10 @@ async def _retry_or_fail(ctx: AppContext, dispatch_id: str, attempt: int, error:
         return await _finish(
             ctx, dispatch_id, DispatchState.FAILED, f"gave up after {attempt} attempts: {error}"
         )
-    delay = backoff(attempt)
     async with transaction(ctx.sessions) as session:
         dispatch = await repository.get_for_update(session, dispatch_id)
         assert dispatch is not None
-        dispatch.last_error = error
-        events.record(
-            session,
-            "dispatch.retrying",
-            alert_id=dispatch.alert_id,
-            dispatch=dispatch,
-            attempt=attempt,
-            error=error,
-        )
-        job_id = schedule_dispatch(session, dispatch, defer_until=utcnow() + delay)
-    return RetryLater(job_id, delay)
+        return schedule_retry(session, dispatch, attempt, error, backoff(attempt))
 
 
 async def _handed_over(session: AsyncSession, dispatch_id: str) -> bool:
