@@ -200,19 +200,31 @@ def measure(
 
 
 def _minus_near(
-    tiles: Tiles, layers: tuple[int, ...], cells: GeometryArray, cell_areas: FloatArray
+    tiles: Tiles,
+    layers: tuple[int, ...],
+    cells: GeometryArray,
+    cell_areas: FloatArray,
+    whole: Any = None,
 ) -> list[tuple[npt.NDArray[np.intp], GeometryArray]]:
     """Per layer: (pieces some cell's box meets, each such piece minus the cells' union).
 
     Exact piece by piece: a piece lies inside its box, and every point of the
     cells' union inside that box belongs to a cell whose box meets it, so
     only those cells are merged (``pruned_union``, once per box for every
-    layer) and overlaid, against that box's pieces only.
+    layer) and overlaid, against that box's pieces only. When the cells'
+    union ``whole`` is at hand, it is clipped down the quadtree instead
+    (``Tiles.split``): dense cells near many boxes are then merged once.
     """
     touched: list[list[npt.NDArray[np.intp]]] = [[] for _ in layers]
     unions: list[list[Any]] = [[] for _ in layers]
-    for box, positions in tiles.near(cells):
-        union = pruned_union(cells[positions], cell_areas[positions])
+    if whole is not None:  # the union is already made: clip it down the quadtree
+        per_box = tiles.split(whole)
+    else:
+        per_box = [
+            (box, pruned_union(cells[positions], cell_areas[positions]))
+            for box, positions in tiles.near(cells)
+        ]
+    for box, union in per_box:
         for i, layer in enumerate(layers):
             members = tiles.layers[layer].pieces_of[box]
             touched[i].append(members)
@@ -282,7 +294,9 @@ def measure_tiled(
     target, buffered = tiles.layers
     edge_union = pruned_union(edge, edge_areas)
     edge_m2 = float(shapely.area(edge_union))
-    (touched, minus_edge), (touched_b, minus_edge_b) = _minus_near(tiles, (0, 1), edge, edge_areas)
+    (touched, minus_edge), (touched_b, minus_edge_b) = _minus_near(
+        tiles, (0, 1), edge, edge_areas, whole=edge_union
+    )
     overshoot = edge_m2 - _inside_of(target, touched, minus_edge)
     left = target.pieces.copy()
     left[touched] = minus_edge

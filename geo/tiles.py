@@ -14,7 +14,7 @@ narrow tree queries ("which cells meet the boundary").
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -62,6 +62,48 @@ class Tiles:
 
     layers: tuple[Layer, ...]
     tree: shapely.STRtree
+    root: Box = (0.0, 0.0, 0.0, 0.0)
+    boxes: FloatArray = field(default_factory=lambda: np.zeros((0, 4)))
+
+    def split(self, geometry: Any) -> list[tuple[int, Any]]:
+        """(box, ``geometry`` inside that box) for every box it reaches.
+
+        Clipped down the same quadtree the boxes came from (each level clips
+        its parent's polygons, a fast rectangle clip), so a big union costs
+        its points times the depth, not its points times the boxes. A
+        clipped part the rectangle clip leaves invalid is made again with an
+        exact intersection.
+        """
+        out: list[tuple[int, Any]] = []
+        parts = _polygons(geometry)
+        if not len(parts) or not len(self.boxes):
+            return out
+        centres = (self.boxes[:, :2] + self.boxes[:, 2:]) / 2
+        stack: list[tuple[GeometryArray, Box, npt.NDArray[np.intp]]] = [
+            (parts, self.root, np.arange(len(self.boxes)))
+        ]
+        while stack:
+            shape, box, ids = stack.pop()
+            x0, y0, x1, y1 = box
+            if len(ids) == 1 and tuple(self.boxes[ids[0]]) == box:
+                piece = shape[0] if len(shape) == 1 else shapely.multipolygons(shape)
+                if not shapely.is_valid(piece):
+                    piece = shapely.intersection(geometry, shapely.box(*box))
+                out.append((int(ids[0]), piece))
+                continue
+            xm, ym = (x0 + x1) / 2, (y0 + y1) / 2
+            west, south = centres[ids, 0] < xm, centres[ids, 1] < ym
+            for child, inside in (
+                ((x0, y0, xm, ym), west & south),
+                ((xm, y0, x1, ym), ~west & south),
+                ((x0, ym, xm, y1), west & ~south),
+                ((xm, ym, x1, y1), ~west & ~south),
+            ):
+                if inside.any():
+                    clipped = _clip(shape, child)
+                    if len(clipped):
+                        stack.append((clipped, child, ids[inside]))
+        return out
 
     def near(self, geometries: GeometryArray) -> list[tuple[int, npt.NDArray[np.intp]]]:
         """(box, positions in ``geometries`` whose boxes meet it) for every box some meets."""
@@ -117,11 +159,10 @@ def tile(*geometries: Any, max_points: int = MAX_PIECE_POINTS) -> Tiles:
         minx, miny, maxx, maxy = (float(v) for v in shapely.total_bounds(np.concatenate(present)))
         side = max(maxx - minx, maxy - miny, 1.0)
         # Square boxes: a piece's box is never much longer than it is wide.
-        stack: list[tuple[list[GeometryArray], Box]] = [
-            (roots, (minx, miny, minx + side, miny + side))
-        ]
+        root: Box = (minx, miny, minx + side, miny + side)
+        stack: list[tuple[list[GeometryArray], Box]] = [(roots, root)]
     else:
-        stack = []
+        root, stack = (0.0, 0.0, 0.0, 0.0), []
     budget = max_points * len(roots)
     while stack:
         shapes, box = stack.pop()
@@ -149,7 +190,7 @@ def tile(*geometries: Any, max_points: int = MAX_PIECE_POINTS) -> Tiles:
         pieces_of = tuple(order[starts[b] : starts[b + 1]] for b in range(len(boxes)))
         layers.append(Layer(array, shapely.area(array), pieces_of))
     box_array = np.array(boxes, dtype=np.float64).reshape(-1, 4)
-    return Tiles(tuple(layers), shapely.STRtree(shapely.box(*box_array.T)))
+    return Tiles(tuple(layers), shapely.STRtree(shapely.box(*box_array.T)), root, box_array)
 
 
 def boundary_pieces(target: Any) -> GeometryArray:

@@ -6,6 +6,7 @@ import io
 import json
 import math
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -13,8 +14,10 @@ import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import geo.areas
 from geo import (
     INTERSECTS,
+    AlertArea,
     CapArea,
     Cell,
     CellIndex,
@@ -188,6 +191,11 @@ def test_big_sender_area_is_measured_piece_by_piece_exactly(
     cap = data.draw(st.composite(lambda d: _ragged(d, lon0, lat0))())
     area = build_alert_area([cap])
     assert area.original is not None
+    with mock.patch.object(geo.areas, "TILED_ABOVE_POINTS", 256):  # the tiled path here
+        _check_big_sender(area, cells, fraction)
+
+
+def _check_big_sender(area: AlertArea, cells: list[Cell], fraction: float | None) -> None:
     assert area.sender_is_big
     assert len(area.sender_tiles.layers[0]) > 1  # the tiled path, with several pieces
     policy = INTERSECTS if fraction is None else MinOverlap(fraction)
@@ -229,7 +237,9 @@ def test_big_sender_area_wholly_covered_has_no_under_alert() -> None:
     area = build_alert_area([CapArea("ragged", (tuple(ring + ring[:1]),))])
     assert len(area.sender_tiles.layers[0]) > 4
     index = CellIndex.build(cells, version="t")
-    m = resolve(index, area).metrics
+    with mock.patch.object(geo.areas, "TILED_ABOVE_POINTS", 256):
+        assert area.sender_is_big
+        m = resolve(index, area).metrics
     assert m.under_alert_km2 == 0.0
     union = shapely.union_all(index.coverage)
     sender = to_equal_area(area.original)
