@@ -25,6 +25,8 @@ from service.alerts.states import LIVE_STATES, AlertState
 from service.auth.models import Agency
 from service.auth.service import Principal
 from service.cap import validate_cap
+from service.dispatch.repository import live_broadcasts
+from service.dispatch.sms_location import live_location_jobs
 
 CANCELLABLE = frozenset({*LIVE_STATES, AlertState.PENDING_APPROVAL})
 CONTENT_TYPE = "application/cap+xml"
@@ -43,8 +45,14 @@ async def cancel_alert(
     alert = await repository.get(session, alert_id)
     if alert is None:
         raise AlertNotFoundError(f"no alert with id {alert_id}")
-    if alert.msg_type == "Cancel" or alert.state not in CANCELLABLE:
-        raise DecisionError(f"alert {alert_id} is a {alert.msg_type} in state {alert.state}")
+    live = alert.msg_type != "Cancel" and alert.state in CANCELLABLE
+    # Whatever its state says (a Cancel whose kill failed, an Update whose
+    # replace failed), a chain with something still on air can be stopped.
+    if not live and not await _on_air(session, alert.chain_id):
+        raise DecisionError(
+            f"alert {alert_id} is a {alert.msg_type} in state {alert.state} "
+            "and nothing of its chain is on air"
+        )
     agency = await session.get(Agency, alert.agency_id)
     assert agency is not None  # an alert always belongs to an agency
     restriction, addresses = await _scope_details(session, alert)
@@ -65,8 +73,15 @@ async def cancel_alert(
         agency=agency,
         signature="absent",  # written by Tocsin for an authenticated manager
         digest=hashlib.sha256(content).hexdigest(),
+        by_manager=True,
     )
     return await ingest(session, principal, document)
+
+
+async def _on_air(session: AsyncSession, chain_id: str) -> bool:
+    """Whether a broadcast or an operator's location-SMS job of the chain is running."""
+    chains = {chain_id}
+    return bool(await live_broadcasts(session, chains) or await live_location_jobs(session, chains))
 
 
 async def _scope_details(session: AsyncSession, alert: Alert) -> tuple[str | None, str | None]:
