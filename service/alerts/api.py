@@ -134,6 +134,8 @@ async def _ingest_once(
         content_type=media_type,
         max_bytes=context.settings.max_cap_bytes,
     )
+    async with transaction(context.readers) as session:
+        document = await intake.check_areas(session, document)
     async with transaction(context.sessions) as session:
         outcome = await intake.ingest(session, principal, document)
         return outcome, await _render(session, context, outcome.alert)

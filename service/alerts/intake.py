@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -64,6 +64,23 @@ class CheckedDocument:
     # Written by Tocsin for a manager (manager_cancel): it may stop any chain,
     # whatever the agency's senders are now.
     by_manager: bool = False
+    # Set by `check_areas`: the areas passed the complexity and jurisdiction
+    # checks, with notes on those that could not be checked.
+    areas_checked: bool = False
+    area_notes: tuple[Issue, ...] = ()
+
+
+async def check_areas(session: AsyncSession, document: CheckedDocument) -> CheckedDocument:
+    """The jurisdiction and complexity checks, in a reading transaction of the caller's.
+
+    Apart from the storing transaction: building and testing the areas'
+    geometry must not hold the database's write lock.
+
+    Raises:
+        OutsideJurisdictionError, AreaTooComplexIntakeError: the areas are refused.
+    """
+    notes = await check_alert_areas(session, document.agency, document.cap)
+    return replace(document, areas_checked=True, area_notes=tuple(notes))
 
 
 def check_document(
@@ -104,11 +121,13 @@ async def ingest(
     existing = await repository.find_by_identity(session, cap.sender, cap.identifier, cap.sent_text)
     if existing is not None:
         return _replay(existing, digest)
-    unchecked = await check_alert_areas(session, agency, cap)
+    if not document.areas_checked:
+        document = await check_areas(session, document)
     alert = _new_alert(cap, result, principal, agency, digest, signature)
     # An area that could not be checked against the jurisdiction cannot reach
     # anyone either: the sender is told, beside the validator's own warnings.
-    alert.warnings = [*alert.warnings, *({"path": i.path, "message": i.message} for i in unchecked)]
+    notes = ({"path": i.path, "message": i.message} for i in document.area_notes)
+    alert.warnings = [*alert.warnings, *notes]
     referenced: list[Alert] = []
     references = _without_self_reference(cap, alert)
     if cap.msg_type in {"Update", "Cancel"} and references:

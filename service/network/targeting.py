@@ -195,6 +195,10 @@ async def compute_targeting(
     operators = await repository.list_operators(session)
     if operators and all(_current(existing.get(o.id), o, policy) for o in operators):
         return [existing[o.id] for o in operators]  # a retried job: no parse, no geometry
+    if not operators:  # nobody to target: no parse, no geometry
+        if await alerts_repository.get(session, alert_id) is None:
+            raise TargetingError(f"no alert with id {alert_id}")
+        return []
     target = await alert_target(session, alert_id)
     rows = [
         await _target_operator(
