@@ -35,7 +35,7 @@ from service.dispatch.outcomes import (
     backoff,
 )
 from service.dispatch.planner import plan_kill
-from service.dispatch.progress import after_success
+from service.dispatch.progress import after_success, cancelled_by, settle_canceller
 from service.dispatch.registry import ChannelRegistry, NamedCbc
 from service.dispatch.retries import schedule_retry
 from service.dispatch.scheduling import schedule_dispatch
@@ -376,9 +376,13 @@ async def _record_success(
 async def _kill_cancelled(
     session: AsyncSession, dispatch: Dispatch, cancel_reason: str | None
 ) -> list[str]:
-    """Plan (in the outbox) the kill of a broadcast a Cancel overtook while it was being sent."""
+    """Plan (in the outbox) the kill of a broadcast a Cancel overtook while it was being sent.
+
+    Under the Cancel (`cancelled_by`): it waited for this, and a kill that fails is its failure.
+    """
     reason = f"{cancel_reason or 'cancelled'} while it was being submitted"
-    kill = await plan_kill(session, dispatch, alert_id=dispatch.alert_id, reason=reason)
+    owner = cancelled_by(dispatch) or dispatch.alert_id
+    kill = await plan_kill(session, dispatch, alert_id=owner, reason=reason)
     return [] if kill is None else [schedule_dispatch(session, kill)]
 
 
@@ -425,7 +429,9 @@ async def _retry_or_fail(
                 error=error,
                 note="the broadcast is still on air; the kill keeps being retried",
             )
-        return schedule_retry(session, dispatch, attempt, error, delay)
+        retry = schedule_retry(session, dispatch, attempt, error, delay)
+        await settle_canceller(session, dispatch)  # no longer being submitted
+        return retry
 
 
 async def _finish_failed(

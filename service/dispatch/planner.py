@@ -86,7 +86,7 @@ async def plan_cancel(session: AsyncSession, cancel: Alert, chains: set[str]) ->
     """Kill every live broadcast of `chains` and stop their unsent dispatches."""
     await drop_pending_sms(session, chains, but=cancel.id)
     for dispatch in await repository.open_dispatches(session, chains, exclude_alert=cancel.id):
-        _cancel_unsent(session, dispatch, f"cancelled by {cancel.id}")
+        _cancel_unsent(session, dispatch, f"cancelled by {cancel.id}", by=cancel.id)
         if dispatch.channel == Channel.SMS:
             await stop_queued_sms(session, dispatch.id)
     kills = [
@@ -113,7 +113,7 @@ async def _stop_superseded_sms(
     await drop_pending_sms(session, chains, but=update.id)
     for dispatch in await repository.open_dispatches(session, chains, exclude_alert=update.id):
         if dispatch.channel in (Channel.SMS, Channel.OPERATOR_SMS):
-            _cancel_unsent(session, dispatch, reason)
+            _cancel_unsent(session, dispatch, reason, by=update.id)
             await stop_queued_sms(session, dispatch.id)
     return await plan_stops(session, chains, alert_id=update.id, reason=reason)
 
@@ -143,7 +143,14 @@ async def plan_kill(
     return kill
 
 
-def _cancel_unsent(session: AsyncSession, dispatch: Dispatch, reason: str) -> None:
+def _cancel_unsent(session: AsyncSession, dispatch: Dispatch, reason: str, *, by: str) -> None:
+    """Stop a dispatch not sent yet; `by` (the Cancel or Update) owns any follow-up.
+
+    A broadcast or location job being submitted right now lands anyway: its
+    kill or stop is planned then, under `by` (payload `cancelled_by`), and
+    `by` stays `dispatching` until then (`progress.settle`).
+    """
+    dispatch.payload = {**(dispatch.payload or {}), "cancelled_by": by}
     dispatch.state = DispatchState.CANCELLED
     dispatch.last_error = reason
     dispatch.finished_at = utcnow()

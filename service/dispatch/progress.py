@@ -8,8 +8,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.alerts.lifecycle import change_state
 from service.alerts.models import Alert
 from service.alerts.states import AlertState
+from service.db import utcnow
 from service.dispatch import events, repository
 from service.dispatch.models import Dispatch
+from service.dispatch.occupancy import IN_FLIGHT
 
 WORKER = "worker"
 
@@ -22,7 +24,28 @@ async def after_success(session: AsyncSession, dispatch: Dispatch) -> list[str]:
     alert = await locked_alert(session, dispatch.alert_id)
     if alert is not None:
         await settle(session, alert)
+    await settle_canceller(session, dispatch)
     return []
+
+
+async def settle_canceller(session: AsyncSession, dispatch: Dispatch) -> None:
+    """The alert that cancelled `dispatch` while it was being sent may be done now.
+
+    A Cancel (or Update) waits while a dispatch it cancelled is still being
+    submitted (`settle`): the submission's follow-up kill or stop is its own.
+    """
+    canceller = cancelled_by(dispatch)
+    if canceller is None or canceller == dispatch.alert_id:
+        return
+    alert = await locked_alert(session, canceller)
+    if alert is not None:
+        await settle(session, alert)
+
+
+def cancelled_by(dispatch: Dispatch) -> str | None:
+    """The alert whose Cancel or Update cancelled `dispatch`, if one did."""
+    found = (dispatch.payload or {}).get("cancelled_by")
+    return str(found) if found else None
 
 
 async def locked_alert(session: AsyncSession, alert_id: str) -> Alert | None:
@@ -46,6 +69,11 @@ async def settle(session: AsyncSession, alert: Alert) -> None:
         return
     if await repository.count_open(session, alert.id) > 0:
         return
+    # A submission it overtook lands later: its kill or stop is planned under this alert.
+    if alert.msg_type != "Alert":
+        since = utcnow() - IN_FLIGHT
+        if await repository.count_cancelled_in_flight(session, alert.id, since=since) > 0:
+            return
     failed, total = await repository.count_failed(session, alert.id)
     target, reason = _ending(alert, failed, total)
     await change_state(session, alert, target, actor=WORKER, reason=reason)

@@ -93,6 +93,25 @@ async def count_open(session: AsyncSession, alert_id: str) -> int:
     return int((await session.exec(query)).one())
 
 
+async def count_cancelled_in_flight(
+    session: AsyncSession, alert_id: str, *, since: dt.datetime
+) -> int:
+    """Broadcasts and location jobs `alert_id` cancelled that are still being submitted.
+
+    Being submitted: a claimed attempt whose heartbeat is newer than `since`
+    (cleared when the submission is recorded, fails or is retried). Their
+    follow-up kill or stop is planned under `alert_id` once they land.
+    """
+    query = select(Dispatch.payload).where(
+        Dispatch.state == DispatchState.CANCELLED.value,
+        col(Dispatch.channel).in_([Channel.CELL_BROADCAST.value, Channel.OPERATOR_SMS.value]),
+        Dispatch.action != Action.KILL,
+        col(Dispatch.heartbeat_at) >= since,
+    )
+    payloads = (await session.exec(query)).all()
+    return sum(1 for payload in payloads if (payload or {}).get("cancelled_by") == alert_id)
+
+
 async def count_failed(session: AsyncSession, alert_id: str) -> tuple[int, int]:
     """How many of the alert's dispatches failed, and how many it has."""
     failed = func.sum(case((col(Dispatch.state) == DispatchState.FAILED.value, 1), else_=0))

@@ -12,6 +12,7 @@ from service.context import AppContext
 from service.db import transaction, utcnow
 from service.dispatch import events, repository
 from service.dispatch.content import load_cap
+from service.dispatch.occupancy import IN_FLIGHT
 from service.dispatch.planner import plan_alert, plan_alert_sms, plan_cancel, plan_kill
 from service.dispatch.progress import WORKER, after_success, locked_alert, settle
 from service.dispatch.scheduling import schedule_dispatch
@@ -39,7 +40,7 @@ async def process_alert(ctx: AppContext, alert_id: str) -> list[str]:
             planned = await plan_cancel(session, alert, chains | {alert.chain_id})
         else:
             planned = await plan_alert(session, alert, await load_cap(session, alert_id))
-        if not planned and not alert.sms_pending:
+        if not planned and not alert.sms_pending and not await _overtook(session, alert):
             await _nothing_to_send(session, alert)
         return [dispatch_job_id(dispatch.id, dispatch.attempts + 1) for dispatch in planned]
 
@@ -62,6 +63,16 @@ async def plan_pending_sms(ctx: AppContext, alert_id: str) -> list[str]:
         job_ids = [schedule_dispatch(session, dispatch) for dispatch in planned]
         await settle(session, alert)  # nothing planned: the broadcasts may all be done
         return job_ids
+
+
+async def _overtook(session: AsyncSession, alert: Alert) -> bool:
+    """Whether `alert` cancelled a broadcast or location job being submitted right now.
+
+    Its kill or stop is planned under `alert` once the submission lands:
+    until then the alert stays `dispatching` (`progress.settle`).
+    """
+    since = utcnow() - IN_FLIGHT
+    return await repository.count_cancelled_in_flight(session, alert.id, since=since) > 0
 
 
 async def _nothing_to_send(session: AsyncSession, alert: Alert) -> None:

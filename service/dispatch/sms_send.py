@@ -37,7 +37,7 @@ from service.dispatch import events, repository
 from service.dispatch.content import load_cap
 from service.dispatch.models import Channel, Dispatch, DispatchState
 from service.dispatch.outcomes import MAX_ATTEMPTS, Failed, Outcome, Sent, backoff
-from service.dispatch.progress import after_success
+from service.dispatch.progress import after_success, cancelled_by, settle_canceller
 from service.dispatch.registry import ChannelRegistry
 from service.dispatch.retries import schedule_retry
 from service.dispatch.scheduling import schedule_dispatch
@@ -247,10 +247,13 @@ async def _location_submitted(
         )
         job_ids: list[str] = []
         if cancelled_meanwhile:  # a Cancel or Update came while it was being sent: stop it
+            # Under the alert that cancelled it: it waited for this (`progress.settle`).
             reason = dispatch.last_error or "cancelled while being sent"
-            stop = await plan_stop(session, dispatch, alert_id=dispatch.alert_id, reason=reason)
+            owner = cancelled_by(dispatch) or dispatch.alert_id
+            stop = await plan_stop(session, dispatch, alert_id=owner, reason=reason)
             if stop is not None:
                 job_ids.append(schedule_dispatch(session, stop))
+            await settle_canceller(session, dispatch)
         else:
             await after_success(session, dispatch)
     return Sent(tuple(job_ids))
@@ -433,7 +436,9 @@ async def _retry_or_fail(ctx: AppContext, dispatch_id: str, attempt: int, error:
     async with transaction(ctx.sessions) as session:
         dispatch = await repository.get_for_update(session, dispatch_id)
         assert dispatch is not None
-        return schedule_retry(session, dispatch, attempt, error, backoff(attempt))
+        retry = schedule_retry(session, dispatch, attempt, error, backoff(attempt))
+        await settle_canceller(session, dispatch)  # no longer being sent
+        return retry
 
 
 async def _handed_over(session: AsyncSession, dispatch_id: str) -> bool:
@@ -454,6 +459,9 @@ async def _finish(
         assert dispatch is not None
         if dispatch.state == DispatchState.CANCELLED:
             await _cancel_rest(session, dispatch_id)
+            dispatch.heartbeat_at = None  # no longer being sent
+            session.add(dispatch)
+            await settle_canceller(session, dispatch)
             return Sent()
         if state == DispatchState.FAILED:
             await _cancel_rest(session, dispatch_id)

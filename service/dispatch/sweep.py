@@ -18,7 +18,10 @@ from service.alerts.models import Alert
 from service.alerts.states import AlertState
 from service.context import AppContext
 from service.db import transaction, utcnow
+from service.dispatch import repository
 from service.dispatch.models import Dispatch, DispatchState
+from service.dispatch.occupancy import IN_FLIGHT
+from service.dispatch.progress import locked_alert, settle
 from service.dispatch.scheduling import schedule_dispatch, schedule_planning
 from service.dispatch.sms_planning import schedule_sms_planning
 
@@ -55,7 +58,34 @@ async def resend_stalled(ctx: AppContext, limit: int = 500) -> list[str]:
         for alert_id in approved:
             job_ids.append(_replan(session, alert_id))
         job_ids += await _restage_sms_planning(session, cutoff)
+        await _settle_overtaking(session)
     return job_ids
+
+
+async def _settle_overtaking(session: AsyncSession) -> None:
+    """Cancels and Updates still waiting for a submission they overtook that went silent.
+
+    Each waits while a broadcast or location job it cancelled is being sent
+    (`progress.settle`); the job that lands or fails settles it. A worker that
+    died mid-submission never does: once its heartbeat is older than
+    `occupancy.IN_FLIGHT`, the alert is settled here.
+    """
+    waiting = (
+        await session.exec(
+            select(Alert.id).where(
+                Alert.state == AlertState.DISPATCHING.value,
+                Alert.msg_type != "Alert",
+                col(Alert.sms_pending).is_(False),
+                col(Alert.state_changed_at) < utcnow() - IN_FLIGHT,
+            )
+        )
+    ).all()
+    for alert_id in waiting:
+        if await repository.count_open(session, alert_id) > 0:
+            continue  # its own dispatches settle it when they finish
+        alert = await locked_alert(session, alert_id)
+        if alert is not None:
+            await settle(session, alert)
 
 
 async def _restage_sms_planning(session: AsyncSession, cutoff: dt.datetime) -> list[str]:

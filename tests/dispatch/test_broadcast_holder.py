@@ -19,6 +19,7 @@ from sqlmodel import col, select
 
 from channels.cbc import GenericCbcConfig
 from channels.simulators.cbc import CbcSimulator
+from service.alerts.models import Alert
 from service.context import AppContext
 from service.db import transaction, utcnow
 from service.dispatch import broadcast as broadcast_job
@@ -27,7 +28,15 @@ from service.dispatch.outcomes import MAX_ATTEMPTS
 from service.network.channels import ChannelsConfig
 from service.worker import running_worker
 from tests.dispatch.conftest import SIM_SECRET, channels_for, make_network
-from tests.dispatch.test_dispatch_e2e import FAR, NAIROBI_POLYGON, _active, _state, eventually, post
+from tests.dispatch.test_dispatch_e2e import (
+    FAR,
+    NAIROBI_POLYGON,
+    _active,
+    _state,
+    delivery,
+    eventually,
+    post,
+)
 from tests.service.capdocs import cap_alert, reference_to
 from tests.service.conftest import Keys
 
@@ -229,48 +238,68 @@ async def test_a_kill_that_never_reaches_the_holder_fails_loudly_and_stays_live(
     assert not _deletes(cbc_backup)
 
 
+async def _racing_cancel(
+    ctx: AppContext, api: httpx.AsyncClient, keys: Keys, cbc_sim: CbcSimulator
+) -> tuple[dict[str, Any], dict[str, Any], Dispatch]:
+    """A Cancel planned while the broadcast is on its way; the broadcast then recorded live."""
+    config = GenericCbcConfig(base_url=cbc_sim.base_url, secret=SIM_SECRET, timeout_s=15.0)
+    endpoint = {"kind": "generic-http", "name": "cbc1", "config": config}
+    cell_broadcast = {"profile": {"profile": "eu-alert"}, "endpoints": [endpoint]}
+    channels = ChannelsConfig.model_validate({"cell_broadcast": cell_broadcast})
+    await make_network(ctx, "racy", channels)
+    cbc_sim.set_latency(3.0)  # the submission is still on its way when the Cancel is planned
+    alert = await post(api, keys, cap_alert("h-1", expires=FAR, polygon=NAIROBI_POLYGON))
+    await eventually(lambda: cbc_sim.requests, timeout=30)
+    cancel = await post(api, keys, _cancel_of_h1())
+
+    async def cancelled_in_flight() -> bool:
+        broadcast = await _one(ctx, alert["id"], "broadcast")
+        return broadcast.state == "cancelled" and not _on_air(cbc_sim)
+
+    await eventually(cancelled_in_flight, timeout=10)  # planned before the CBC answered
+    # Nothing of its own is open yet, but what it overtook is still being sent.
+    await eventually(lambda: _state(api, keys, cancel["id"], "dispatching"), timeout=10)
+    broadcast = await _one(ctx, alert["id"], "broadcast")
+    assert broadcast.payload["cancelled_by"] == cancel["id"]
+
+    async def recorded_live() -> Dispatch | None:
+        broadcast = await _one(ctx, alert["id"], "broadcast")
+        return broadcast if broadcast.live else None
+
+    broadcast = await eventually(recorded_live, timeout=20)
+    assert _on_air(cbc_sim)
+    assert broadcast.endpoint == "cbc1"
+    return alert, cancel, broadcast
+
+
+async def _kill_of(
+    ctx: AppContext, cancel_id: str, broadcast: Dispatch, state: str
+) -> Dispatch | None:
+    """The Cancel's kill of `broadcast`, once it is in `state`."""
+    kills = [
+        d
+        for d in await _dispatches(ctx, cancel_id)
+        if d.action == "kill" and d.replaces == broadcast.id
+    ]
+    return kills[0] if kills and kills[0].state == state else None
+
+
 async def test_a_cancel_racing_a_submission_plans_a_retried_kill(
     app_context: AppContext,
     api: httpx.AsyncClient,
     keys: Keys,
     cbc_sim: CbcSimulator,
 ) -> None:
-    config = GenericCbcConfig(base_url=cbc_sim.base_url, secret=SIM_SECRET, timeout_s=15.0)
-    endpoint = {"kind": "generic-http", "name": "cbc1", "config": config}
-    cell_broadcast = {"profile": {"profile": "eu-alert"}, "endpoints": [endpoint]}
-    channels = ChannelsConfig.model_validate({"cell_broadcast": cell_broadcast})
-    await make_network(app_context, "racy", channels)
-    cbc_sim.set_latency(3.0)  # the submission is still on its way when the Cancel is planned
     async with running_worker(app_context):
-        alert = await post(api, keys, cap_alert("h-1", expires=FAR, polygon=NAIROBI_POLYGON))
-        await eventually(lambda: cbc_sim.requests, timeout=30)
-        await post(api, keys, _cancel_of_h1())
-
-        async def cancelled_in_flight() -> bool:
-            broadcast = await _one(app_context, alert["id"], "broadcast")
-            return broadcast.state == "cancelled" and not _on_air(cbc_sim)
-
-        await eventually(cancelled_in_flight, timeout=10)  # planned before the CBC answered
-
-        async def recorded_live() -> Dispatch | None:
-            broadcast = await _one(app_context, alert["id"], "broadcast")
-            return broadcast if broadcast.live else None
-
-        broadcast = await eventually(recorded_live, timeout=20)
-        assert _on_air(cbc_sim)
-        assert broadcast.endpoint == "cbc1"
+        alert, cancel, broadcast = await _racing_cancel(app_context, api, keys, cbc_sim)
         # The first two kill requests fail: a kill sent once would leave it on air.
         cbc_sim.fail_next(2, status=503)
+        assert (await delivery(api, keys, cancel["id"]))["state"] == "dispatching"
 
-        async def killed() -> Dispatch | None:
-            kills = [
-                d
-                for d in await _dispatches(app_context, alert["id"])
-                if d.action == "kill" and d.replaces == broadcast.id
-            ]
-            return kills[0] if kills and kills[0].state == "delivered" else None
-
-        kill = await eventually(killed, timeout=60)
+        kill = await eventually(
+            lambda: _kill_of(app_context, cancel["id"], broadcast, "delivered"), timeout=60
+        )
+        await eventually(lambda: _state(api, keys, cancel["id"], "completed"), timeout=30)
     assert not _on_air(cbc_sim)
     assert kill.attempts >= 3
     assert kill.endpoint == "cbc1"
@@ -279,3 +308,29 @@ async def test_a_cancel_racing_a_submission_plans_a_retried_kill(
     assert kinds[0] == "dispatch.planned"
     assert kinds[-1] == "dispatch.killed"
     assert "dispatch.retrying" in kinds
+    # The Cancel was completed only once its kill had landed.
+    async with app_context.readers() as session:
+        row = await session.get(Alert, cancel["id"])
+        assert row is not None
+        assert kill.finished_at is not None
+        assert row.state_changed_at >= kill.finished_at
+
+
+async def test_a_cancel_whose_racing_kill_is_refused_ends_failed(
+    app_context: AppContext,
+    api: httpx.AsyncClient,
+    keys: Keys,
+    cbc_sim: CbcSimulator,
+) -> None:
+    async with running_worker(app_context):
+        alert, cancel, broadcast = await _racing_cancel(app_context, api, keys, cbc_sim)
+        cbc_sim.fail_next(1, status=400)  # the kill is refused for good
+        kill = await eventually(
+            lambda: _kill_of(app_context, cancel["id"], broadcast, "failed"), timeout=60
+        )
+        # Still on air: managers must not read "completed".
+        await eventually(lambda: _state(api, keys, cancel["id"], "failed"), timeout=30)
+    assert kill.last_error is not None
+    assert "refused" in kill.last_error
+    assert (await _one(app_context, alert["id"], "broadcast")).live
+    assert _on_air(cbc_sim)
