@@ -29,9 +29,14 @@ def schedule_sms_planning(session: AsyncSession, alert: Alert, *, tag: str | Non
     """Mark the alert and stage the job that plans its SMS (caller's transaction)."""
     alert.sms_pending = True
     session.add(alert)
-    job_id = f"plan-sms:{alert.id}" + (f":{tag}" if tag else "")
+    job_id = sms_planning_job_id(alert.id) + (f":{tag}" if tag else "")
     add_job(session, queue=Queue.SMS, function=SMS_PLAN_JOB, job_id=job_id, args=[alert.id])
     return job_id
+
+
+def sms_planning_job_id(alert_id: str) -> str:
+    """The first plan job's id; a re-staged one adds `:<tag>`."""
+    return f"plan-sms:{alert_id}"
 
 
 async def drop_pending_sms(session: AsyncSession, chains: Collection[str], *, but: str) -> None:

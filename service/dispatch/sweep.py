@@ -23,7 +23,8 @@ from service.dispatch.models import Dispatch, DispatchState
 from service.dispatch.occupancy import IN_FLIGHT
 from service.dispatch.progress import locked_alert, settle
 from service.dispatch.scheduling import schedule_dispatch, schedule_planning
-from service.dispatch.sms_planning import schedule_sms_planning
+from service.dispatch.sms_planning import schedule_sms_planning, sms_planning_job_id
+from service.queue.models import OutboxMessage
 
 
 async def resend_stalled(ctx: AppContext, limit: int = 500) -> list[str]:
@@ -89,7 +90,12 @@ async def _settle_overtaking(session: AsyncSession) -> None:
 
 
 async def _restage_sms_planning(session: AsyncSession, cutoff: dt.datetime) -> list[str]:
-    """SMS plan jobs still to run long after the broadcasts were planned (Redis lost them)."""
+    """SMS plan jobs still to run long after the broadcasts were planned (Redis lost them).
+
+    Only where no plan job of the alert (the first or a re-staged one) was
+    staged since `cutoff`: restaging does not move `state_changed_at`, and a
+    job per sweep (every 2 s) would pile up behind a slow SMS queue.
+    """
     waiting = (
         await session.exec(
             select(Alert).where(
@@ -99,7 +105,27 @@ async def _restage_sms_planning(session: AsyncSession, cutoff: dt.datetime) -> l
             )
         )
     ).all()
-    return [schedule_sms_planning(session, alert, tag=resend_tag()) for alert in waiting]
+    return [
+        schedule_sms_planning(session, alert, tag=resend_tag())
+        for alert in waiting
+        if not await _sms_plan_staged_since(session, alert.id, cutoff)
+    ]
+
+
+async def _sms_plan_staged_since(session: AsyncSession, alert_id: str, since: dt.datetime) -> bool:
+    job_id = sms_planning_job_id(alert_id)
+    query = (
+        select(OutboxMessage.id)
+        .where(
+            or_(
+                OutboxMessage.job_id == job_id,
+                col(OutboxMessage.job_id).startswith(f"{job_id}:", autoescape=True),
+            ),
+            col(OutboxMessage.created_at) >= since,
+        )
+        .limit(1)
+    )
+    return (await session.exec(query)).first() is not None
 
 
 def _requeue(session: object, dispatch: Dispatch) -> str:

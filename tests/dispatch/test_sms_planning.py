@@ -97,11 +97,48 @@ async def test_the_sweep_restages_an_sms_plan_job_redis_lost(
         row = await session.get(Alert, alert["id"])
         assert row is not None
         row.state_changed_at = utcnow() - dt.timedelta(minutes=5)  # long ago: the job was lost
+    await _staged_long_ago(app_context)
     restaged = [j for j in await resend_stalled(app_context) if j.startswith("plan-sms:")]
     assert len(restaged) == 1
     assert restaged[0].startswith(f"plan-sms:{alert['id']}:")
+    # The next sweep (2 s later) finds the job just staged: no second one per sweep.
+    assert not [j for j in await resend_stalled(app_context) if j.startswith("plan-sms:")]
+    assert len(await _plan_sms_jobs(app_context)) == 2  # the lost one and one re-staged
     assert len(await plan_pending_sms(app_context, alert["id"])) == 1
     assert not [j for j in await resend_stalled(app_context) if j.startswith("plan-sms:")]
+
+
+async def test_the_sweep_restages_again_once_the_restaged_job_is_lost_too(
+    app_context: AppContext, api: httpx.AsyncClient, keys: Keys
+) -> None:
+    await _subscribers(app_context, api, keys, 5)
+    alert = await post(api, keys, cap_alert("sp-6", expires=FAR, polygon=NAIROBI_POLYGON))
+    await process_alert(app_context, alert["id"])
+    async with transaction(app_context.sessions) as session:
+        row = await session.get(Alert, alert["id"])
+        assert row is not None
+        row.state_changed_at = utcnow() - dt.timedelta(minutes=5)
+    await _staged_long_ago(app_context)
+    assert len([j for j in await resend_stalled(app_context) if j.startswith("plan-sms:")]) == 1
+    await _staged_long_ago(app_context)  # the re-staged job was lost as well
+    assert len([j for j in await resend_stalled(app_context) if j.startswith("plan-sms:")]) == 1
+    assert len(await _plan_sms_jobs(app_context)) == 3
+
+
+async def _staged_long_ago(ctx: AppContext) -> None:
+    """Every SMS plan job in the outbox was staged five minutes ago."""
+    async with transaction(ctx.sessions) as session:
+        for row in (
+            await session.exec(select(OutboxMessage).where(OutboxMessage.function == "plan_sms"))
+        ).all():
+            row.created_at = utcnow() - dt.timedelta(minutes=5)
+            session.add(row)
+
+
+async def _plan_sms_jobs(ctx: AppContext) -> list[str]:
+    async with transaction(ctx.readers) as session:
+        query = select(OutboxMessage.job_id).where(OutboxMessage.function == "plan_sms")
+        return list((await session.exec(query)).all())
 
 
 async def test_an_sms_only_alert_expires_at_its_cap_expiry(
