@@ -10,7 +10,7 @@ from service.alerts.models import Alert
 from service.alerts.states import AlertState
 from service.db import utcnow
 from service.dispatch import events, repository
-from service.dispatch.models import Dispatch
+from service.dispatch.models import Action, Dispatch
 from service.dispatch.occupancy import IN_FLIGHT
 
 WORKER = "worker"
@@ -74,7 +74,10 @@ async def settle(session: AsyncSession, alert: Alert) -> None:
         since = utcnow() - IN_FLIGHT
         if await repository.count_cancelled_in_flight(session, alert.id, since=since) > 0:
             return
-    failed, total = await repository.count_failed(session, alert.id)
+    # A Cancel fails when a kill or stop failed; its all-clear SMS failures are
+    # its batches' own (named in the summary), the warning is off the air.
+    action = Action.KILL if alert.msg_type == "Cancel" else None
+    failed, total = await repository.count_failed(session, alert.id, action=action)
     target, reason = _ending(alert, failed, total)
     await change_state(session, alert, target, actor=WORKER, reason=reason)
     events.record(session, f"alert.{target.value}", alert_id=alert.id, failed=failed, total=total)
@@ -83,14 +86,16 @@ async def settle(session: AsyncSession, alert: Alert) -> None:
 def _ending(alert: Alert, failed: int, total: int) -> tuple[AlertState, str]:
     """Where an alert goes once none of its dispatches is open.
 
-    A Cancel with a kill that failed did not stop the warning everywhere:
-    `failed`, so managers do not read "completed" while a broadcast is on
-    air. An Alert or Update reaching nobody at all is `failed`; one that
-    reached some operators is `active`, its failures named in the summary.
+    A Cancel with a kill (or location-SMS stop) that failed did not stop the
+    warning everywhere: `failed`, so managers do not read "completed" while a
+    broadcast is on air. Its all-clear SMS batches do not count: one that
+    failed is named in the summary, the warning itself is stopped. An Alert
+    or Update reaching nobody at all is `failed`; one that reached some
+    operators is `active`, its failures named in the summary.
     """
-    if alert.msg_type == "Cancel":
+    if alert.msg_type == "Cancel":  # `failed` and `total` count its kills and stops only
         if failed:
-            return AlertState.FAILED, f"{failed} of {total} dispatches failed"
+            return AlertState.FAILED, f"{failed} of {total} kills failed"
         return AlertState.COMPLETED, "every dispatch handed over"
     if total and failed == total:
         return AlertState.FAILED, f"all {total} dispatches failed"

@@ -112,10 +112,14 @@ async def count_cancelled_in_flight(
     return sum(1 for payload in payloads if (payload or {}).get("cancelled_by") == alert_id)
 
 
-async def count_failed(session: AsyncSession, alert_id: str) -> tuple[int, int]:
-    """How many of the alert's dispatches failed, and how many it has."""
+async def count_failed(
+    session: AsyncSession, alert_id: str, *, action: Action | None = None
+) -> tuple[int, int]:
+    """How many of the alert's dispatches (of `action`, if given) failed, and how many it has."""
     failed = func.sum(case((col(Dispatch.state) == DispatchState.FAILED.value, 1), else_=0))
     query = select(func.coalesce(failed, 0), func.count()).where(Dispatch.alert_id == alert_id)
+    if action is not None:
+        query = query.where(Dispatch.action == action.value)
     found, total = (await session.exec(query)).one()
     return int(found), int(total)
 

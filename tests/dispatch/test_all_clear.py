@@ -7,15 +7,19 @@ from collections import Counter
 import httpx
 import pytest
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from channels.simulators.cbc import CbcSimulator
 from channels.simulators.sms_http import SmsHttpSimulator
 from service.context import AppContext
 from service.db import transaction
 from service.delivery.models import SmsMessage, SmsState
+from service.dispatch.models import Channel, Dispatch, DispatchState
+from service.dispatch.progress import locked_alert, settle
+from service.dispatch.service import process_alert
 from service.recipients.models import Subscriber
 from service.worker import running_worker
-from tests.dispatch.conftest import channels_for, make_network
+from tests.dispatch.conftest import channels_for, make_network, plan_now
 from tests.dispatch.test_dispatch_e2e import (
     FAR,
     NAIROBI_POLYGON,
@@ -110,3 +114,53 @@ async def _ten_reported_failed(ctx: AppContext) -> set[str]:
             row.state = SmsState.FAILED
             session.add(row)
         return {row.msisdn.lstrip("+") for row in rows}
+
+
+async def test_a_cancel_whose_kills_landed_completes_though_its_all_clear_failed(
+    app_context: AppContext, api: httpx.AsyncClient, keys: Keys
+) -> None:
+    """The warning is off the air: a failed all-clear batch is that batch's failure only."""
+    dead = "http://127.0.0.1:9"
+    await make_network(app_context, "clearfail", channels_for([dead], dead))
+    cell = await _a_targeted_cell(app_context, api, keys, "clearfail")
+    async with transaction(app_context.sessions) as session:
+        for n in range(3):
+            session.add(Subscriber(msisdn=f"2548{n:08d}", operator_id="clearfail", cell_id=cell))
+    url = f"/api/v1/agencies/{keys.agency_id}/all-clear"
+    assert (await api.put(url, json={"texts": ALL_CLEAR}, headers=keys.sender)).status_code == 200
+    alert = await post(api, keys, cap_alert("acf-1", expires=FAR, polygon=NAIROBI_POLYGON))
+    await plan_now(app_context, alert["id"])
+    async with transaction(app_context.sessions) as session:  # as if it had all gone out
+        for dispatch in await _of(session, alert["id"]):
+            if dispatch.channel == Channel.CELL_BROADCAST:
+                dispatch.live, dispatch.endpoint = True, "cbc1"
+            dispatch.state = DispatchState.SUBMITTED
+            session.add(dispatch)
+        for message in (await session.exec(select(SmsMessage))).all():
+            message.state = SmsState.SUBMITTED
+            session.add(message)
+    cancel = cap_alert(
+        "acf-2",
+        msg_type="Cancel",
+        sent="2026-11-22T10:10:00+00:00",
+        references=reference_to("acf-1"),
+        expires=FAR,
+    )
+    cancelled = await post(api, keys, cancel)
+    await process_alert(app_context, cancelled["id"])
+    async with transaction(app_context.sessions) as session:
+        planned = await _of(session, cancelled["id"])
+        assert {(d.action, d.channel) for d in planned} == {("kill", "cbs"), ("send", "sms")}
+        for dispatch in planned:  # the kill lands, the all-clear batch gives up
+            dispatch.state = DispatchState.DELIVERED if dispatch.action == "kill" else "failed"
+            session.add(dispatch)
+        row = await locked_alert(session, cancelled["id"])
+        assert row is not None
+        await settle(session, row)
+    summary = await _state(api, keys, cancelled["id"], "completed")
+    assert summary is not None
+    assert [d["state"] for d in summary["dispatches"] if d["action"] == "send"] == ["failed"]
+
+
+async def _of(session: AsyncSession, alert_id: str) -> list[Dispatch]:
+    return list((await session.exec(select(Dispatch).where(Dispatch.alert_id == alert_id))).all())
