@@ -10,15 +10,18 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event
 from sqlmodel import select
 
 from channels.cbc.jobs import signed_headers
 from channels.simulators.cbc import CbcSimulator
 from channels.simulators.sms_http import serving
+from service.alerts.models import Alert
 from service.app import create_app
 from service.context import AppContext, open_context
 from service.db import transaction
 from service.delivery.models import CellStatus
+from service.delivery.tracking import delivery_summary
 from service.settings import Settings
 from service.worker import running_worker
 from tests.dispatch.conftest import SIM_SECRET, channels_for, make_network
@@ -197,3 +200,22 @@ async def test_a_cell_on_air_in_two_languages_counts_once_for_its_operator(
     assert operator["cells"] == summary["cells"]
     assert operator["sms"]["total"] == summary["sms"]["total"]
     assert all(d["acknowledged_at"] for d in summary["dispatches"] if d["channel"] == "cbs")
+    # The cells are counted by the database, not loaded row by row at every refresh.
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    async with ctx.readers() as session:
+        engine = session.sync_session.get_bind()
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            alert = await session.get(Alert, alert_id)
+            assert alert is not None
+            direct = await delivery_summary(session, alert)
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+    assert direct["cells"] == summary["cells"]
+    reads = [s for s in statements if "FROM cell_status" in s]
+    assert reads
+    assert all(s.lstrip().upper().startswith("SELECT COUNT(DISTINCT") for s in reads), reads
