@@ -159,9 +159,13 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             "TOCSIN_LOG_LEVEL": "WARNING",
         }
         env.pop("TOCSIN_DATABASE_URL", None)
+        if args.database_url:  # an empty database of its own (migrated here)
+            env["TOCSIN_DATABASE_URL"] = args.database_url
         env.pop("TOCSIN_REDIS_URL", None)
         key = provision(env, senders(docs))
-        server = start_server(env, worker=not args.no_worker)
+        server = start_server(env, worker=not args.no_worker and not args.workers)
+        # Workers apart, as deployed: they plan each accepted alert beside the API.
+        workers = [subprocess.Popen([TOCSIN, "worker"], env=env) for _ in range(args.workers)]
         try:
             base = f"http://127.0.0.1:{port}"
             await wait_ready(base)
@@ -176,8 +180,10 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                 )
                 ceiling = await closed_loop(client, docs, args.concurrency, args.seconds / 2)
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            for process in [*workers, server]:
+                process.terminate()
+            for process in [*workers, server]:
+                process.wait(timeout=30)
     return {
         "bench": "ingest",
         "requests_per_s": round(achieved, 1),
@@ -185,8 +191,9 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "p99_ms": round(percentile(latencies, 0.99), 1),
         "requests": len(latencies),
         "max_requests_per_s": round(ceiling, 1),
-        "database": "sqlite (embedded)",
-        "worker_in_process": not args.no_worker,
+        "database": "postgresql" if args.database_url else "sqlite (embedded)",
+        "worker_in_process": not args.no_worker and not args.workers,
+        "worker_processes": args.workers,
     }
 
 
@@ -197,6 +204,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument(
         "--no-worker", action="store_true", help="API alone (workers elsewhere), as deployed"
+    )
+    parser.add_argument("--database-url", help="PostgreSQL instead of the embedded SQLite")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="run the API alone and N `tocsin worker` processes"
     )
     result = asyncio.run(run(parser.parse_args()))
     print(json.dumps(result))
