@@ -24,11 +24,12 @@ from service.db import utcnow
 from service.dispatch import events, repository
 from service.dispatch.content import facts_of, is_additional_language
 from service.dispatch.models import Action, Channel, Dispatch, DispatchState
+from service.dispatch.operator_config import channels_of
 from service.dispatch.scheduling import schedule_dispatch
 from service.dispatch.sms_location import plan_stops
 from service.dispatch.sms_plan import plan_all_clear, plan_sms, stop_queued_sms
 from service.dispatch.sms_planning import drop_pending_sms, schedule_sms_planning
-from service.network.channels import CellBroadcastSettings, ChannelsConfig
+from service.network.channels import CellBroadcastSettings
 from service.network.models import Operator, Targeting
 
 ETWS_CODES = 256
@@ -55,7 +56,9 @@ async def plan_alert(session: AsyncSession, alert: Alert, cap: CapAlert) -> list
         planned += await _stop_superseded_sms(session, alert, chains)
     sends_sms = False
     for operator in await repository.operators_with_channels(session):
-        config = ChannelsConfig.model_validate(operator.channels)
+        config = channels_of(session, alert.id, operator)
+        if config is None:
+            continue
         targeting = targetings.get(operator.id)
         if config.cell_broadcast is not None:
             planned += await _plan_broadcasts(
@@ -75,7 +78,9 @@ async def plan_alert_sms(session: AsyncSession, alert: Alert, cap: CapAlert) -> 
     targetings = await repository.targetings(session, alert.id)
     planned: list[Dispatch] = []
     for operator in await repository.operators_with_channels(session):
-        config = ChannelsConfig.model_validate(operator.channels)
+        config = channels_of(session, alert.id, operator)
+        if config is None:
+            continue
         targeting = targetings.get(operator.id)
         if config.sms is not None and targeting is not None:
             planned += await plan_sms(session, alert, cap, operator, config.sms, targeting)

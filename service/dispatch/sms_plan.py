@@ -26,7 +26,8 @@ from service.db import utcnow
 from service.delivery.models import SmsMessage, SmsState
 from service.dispatch import events
 from service.dispatch.models import Action, Channel, Dispatch
-from service.network.channels import ChannelsConfig, SmsSettings
+from service.dispatch.operator_config import channels_of
+from service.network.channels import SmsSettings
 from service.network.models import Operator, Targeting
 from service.recipients.models import Subscriber
 from service.recipients.service import choose_language, select_subscribers
@@ -163,9 +164,12 @@ async def plan_all_clear(
         reached.setdefault(operator_id, {}).setdefault(msisdn, str(language))
     planned: list[Dispatch] = []
     for operator in operators:
-        settings = ChannelsConfig.model_validate(operator.channels).sms
         recipients = reached.get(operator.id)
-        if settings is None or not recipients:
+        if not recipients:
+            continue
+        config = channels_of(session, cancel.id, operator)
+        settings = None if config is None else config.sms
+        if settings is None:
             continue
         batches = _batches(sorted(recipients.items()), settings.batch_size)
         for number, batch in enumerate(batches, start=1):
