@@ -14,6 +14,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from channels.cbc.base import BroadcastSchedule, BroadcastTargets, Submission
@@ -78,7 +79,7 @@ async def run_broadcast(
     work = await _claim(ctx, registry, dispatch_id, attempt)
     if not isinstance(work, _Work):
         return work
-    config = ChannelsConfig.model_validate(work.operator.channels)
+    config = ChannelsConfig.model_validate(work.operator.channels)  # checked by _claim
     settings = config.cell_broadcast
     if settings is None:
         return await _finish_failed(
@@ -138,7 +139,12 @@ async def _claim(
                 reason=f"alert is {alert.state}",
             )
             return Sent()
-        cbcs = registry.cbcs(operator.id, operator.channels) if operator.channels else []
+        try:
+            cbcs = registry.cbcs(operator.id, operator.channels) if operator.channels else []
+        except ValidationError as exc:  # stored before a validator got stricter: fail, loudly
+            reason = f"the operator's stored channels config is invalid: {exc}"[:1000]
+            await _fail(session, dispatch, reason)
+            return Failed(reason)
         verdict = await occupancy.check(session, dispatch, cbcs, utcnow())
         if isinstance(verdict, occupancy.Wait):
             return _wait(session, dispatch, verdict)

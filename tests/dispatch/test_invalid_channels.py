@@ -50,3 +50,28 @@ async def test_an_invalid_stored_config_skips_that_operator_only(
     assert {d.operator_id for d in planned} == {"good"}
     assert [e.operator_id for e in skipped] == ["stale"]
     assert "channels config is invalid" in skipped[0].detail["reason"]
+
+
+async def test_a_broadcast_whose_operator_config_went_bad_fails_with_the_reason(
+    app_context: AppContext, api: httpx.AsyncClient, keys: Keys
+) -> None:
+    """Planned under a good config, sent after it was broken: failed, not a crash loop."""
+    from service.dispatch.broadcast import run_broadcast
+    from service.dispatch.outcomes import Failed
+    from service.dispatch.registry import ChannelRegistry
+
+    await make_network(app_context, "later", channels_for(["http://127.0.0.1:9"], None))
+    alert = await post(api, keys, cap_alert("ic-2", expires=FAR, polygon=NAIROBI_POLYGON))
+    await plan_now(app_context, alert["id"])
+    async with transaction(app_context.sessions) as session:
+        operator = await session.get(Operator, "later")
+        assert operator is not None
+        operator.channels = BROKEN
+        session.add(operator)
+        (dispatch,) = (
+            await session.exec(select(Dispatch).where(Dispatch.alert_id == alert["id"]))
+        ).all()
+    registry = ChannelRegistry(app_context.http)
+    outcome = await run_broadcast(app_context, registry, dispatch.id, 1)
+    assert isinstance(outcome, Failed)
+    assert "channels config is invalid" in outcome.reason
