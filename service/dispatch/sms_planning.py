@@ -5,9 +5,9 @@ base that is seconds of inserts. Done in the transaction that plans the
 broadcasts, every CBC would wait for them (the broadcasts are relayed only
 after that commit). So the first transaction plans the broadcasts, marks the
 alert `sms_pending` and stages this job in the outbox; the job plans the SMS
-in its own transaction (`service.plan_pending_sms`). Until it has, the alert is not done dispatching
-(`progress.settle`). A Cancel or Update of the chain meanwhile takes the mark
-off: the superseded text is never planned.
+in its own transaction (`service.plan_pending_sms`). Until it has, the alert
+is not done dispatching (`progress.settle`). A Cancel or Update of the chain
+meanwhile takes the mark off: the superseded text is never planned.
 """
 
 from __future__ import annotations
