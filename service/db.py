@@ -164,7 +164,10 @@ async def _one_writer_at_a_time(sessions: async_sessionmaker[AsyncSession]) -> A
         return
     lock = turn.lock()
     try:
-        await asyncio.wait_for(lock.acquire(), SQLITE_BUSY_TIMEOUT_MS / 1000)
+        # Not wait_for: on 3.11 it can swallow a cancellation that meets the
+        # acquisition, and a cancelled loop (a stopping worker) would run on.
+        async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
+            await lock.acquire()
     except TimeoutError:
         # Never worse than without the queue: go on to SQLite's own lock and busy
         # timeout (a writer waiting on a task that needs this turn would hang here).

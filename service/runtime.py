@@ -30,6 +30,7 @@ from service.settings import Settings
 from service.worker import running_worker
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+SHUTDOWN_GRACE_S = 5
 
 
 @db_app.command("upgrade")
@@ -82,6 +83,9 @@ async def running_stack(
                 port=settings.port,
                 log_config=None,
                 lifespan="on",
+                # Live event streams (SSE) stay open until their client leaves: on
+                # shutdown they get this long, then are cut, so a stop never hangs.
+                timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
             )
             server = uvicorn.Server(config)
             task = asyncio.create_task(server.serve())
