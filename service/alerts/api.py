@@ -102,13 +102,14 @@ async def post_alert(
     """Submit a CAP 1.2 or 1.1 alert (body: the XML, `Content-Type: application/cap+xml`)."""
     content, media_type = await read_cap_body(request, context.settings.max_cap_bytes)
     try:
+        document = await _checked(context, principal, content, media_type)
         try:
-            outcome, body = await _ingest_once(context, principal, content, media_type)
+            outcome, body = await _stored(context, principal, document)
         except IntegrityError:
             # Two posts of one CAP identity at once (a sender retrying): the
             # loser's insert hit the unique identity. Its second pass finds the
             # winner's row and answers as a replay (200) or a conflict (409).
-            outcome, body = await _ingest_once(context, principal, content, media_type)
+            outcome, body = await _stored(context, principal, document)
     except IntakeError as exc:
         raise as_problem(exc) from exc
     if outcome.created:
@@ -118,14 +119,13 @@ async def post_alert(
     return body
 
 
-async def _ingest_once(
+async def _checked(
     context: AppContext, principal: Principal, content: bytes, media_type: str
-) -> tuple[intake.IntakeOutcome, AlertOut]:
-    """One unit of work: ingest and render, committed together.
+) -> intake.CheckedDocument:
+    """Every check needing no write: the document in a thread, its areas in a read.
 
     Raises:
-        IntakeError: the document was refused; nothing is stored.
-        IntegrityError: another request stored the same CAP identity first.
+        IntakeError: the document was refused.
     """
     document = await asyncio.to_thread(
         intake.check_document,
@@ -135,7 +135,18 @@ async def _ingest_once(
         max_bytes=context.settings.max_cap_bytes,
     )
     async with transaction(context.readers) as session:
-        document = await intake.check_areas(session, document)
+        return await intake.check_areas(session, document)
+
+
+async def _stored(
+    context: AppContext, principal: Principal, document: intake.CheckedDocument
+) -> tuple[intake.IntakeOutcome, AlertOut]:
+    """One unit of work: store and render, committed together.
+
+    Raises:
+        IntakeError: the document was refused (identity conflict, references); nothing stored.
+        IntegrityError: another request stored the same CAP identity first.
+    """
     async with transaction(context.sessions) as session:
         outcome = await intake.ingest(session, principal, document)
         return outcome, await _render(session, context, outcome.alert)
