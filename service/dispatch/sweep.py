@@ -128,17 +128,11 @@ async def _sms_plan_staged_since(session: AsyncSession, alert_id: str, since: dt
     return (await session.exec(query)).first() is not None
 
 
-def _requeue(session: object, dispatch: Dispatch) -> str:
-    from sqlmodel.ext.asyncio.session import AsyncSession
-
-    assert isinstance(session, AsyncSession)
+def _requeue(session: AsyncSession, dispatch: Dispatch) -> str:
     return schedule_dispatch(session, dispatch, resend_tag=resend_tag())
 
 
-def _replan(session: object, alert_id: str) -> str:
-    from sqlmodel.ext.asyncio.session import AsyncSession
-
-    assert isinstance(session, AsyncSession)
+def _replan(session: AsyncSession, alert_id: str) -> str:
     return schedule_planning(session, alert_id, f"resend-{resend_tag()}")
 
 
