@@ -36,7 +36,7 @@ from geo.simplify import (
     simplify_outward,
     within_soft_limits,
 )
-from geo.tiles import Tiles, boundary_pieces, tile
+from geo.tiles import Outline, Tiles, outline, tile
 
 TILED_ABOVE_POINTS = 10_000
 FCC_OVERSHOOT_M = 160.934  # 0.1 statute mile, FCC 18-4 geotargeting
@@ -263,14 +263,14 @@ class AlertArea:
         return bool(not buffered.is_empty and shapely.covers(buffered, self.sender_equal_area))
 
     @cached_property
-    def sender_boundary(self) -> shapely.STRtree:
-        """Tree over the sender's boundary cut into short pieces (equal-area metres)."""
-        return shapely.STRtree(boundary_pieces(self.sender_equal_area))
+    def sender_boundary(self) -> Outline:
+        """The sender's boundary (equal-area metres): short pieces and the prepared whole."""
+        return outline(self.sender_equal_area)
 
     @cached_property
-    def selection_boundary(self) -> Any:
-        """The selection target's boundary cut into short pieces (equal-area metres)."""
-        return boundary_pieces(self.equal_area)
+    def selection_boundary(self) -> Outline:
+        """The selection target's boundary (equal-area metres), as ``sender_boundary``."""
+        return outline(self.equal_area)
 
     def shared(self) -> AlertArea:
         """Compute now what every operator's resolution of this alert shares; returns self.

@@ -38,6 +38,7 @@ from geo.index import CellIndex
 from geo.measure import measure, measure_tiled
 from geo.projection import from_equal_area
 from geo.simplify import ComplexityLimits
+from geo.tiles import Outline
 
 
 @dataclass(frozen=True)
@@ -149,14 +150,22 @@ class ResolutionResult:
         return {"type": "FeatureCollection", "features": features}
 
 
-def _edge_rows(index: CellIndex, pieces: Any) -> npt.NDArray[np.intp]:
-    """Cells meeting the target's boundary (``pieces``), i.e. not wholly inside (sorted).
+def _meeting(
+    index: CellIndex, boundary: Outline, among: npt.NDArray[np.intp] | None = None
+) -> npt.NDArray[np.intp]:
+    """Cells (of sorted ``among``, when given) meeting ``boundary``'s line (sorted).
 
-    A cell that meets the target but not its boundary lies inside it, so the
-    rest of the hits need no exact overlay: the fast path for big targets.
+    A box query per boundary piece finds the cells near the line, cheaply;
+    only those get the exact test, once each, against the whole prepared
+    line. A cell meeting a target but not its boundary lies wholly inside it,
+    so this is the one exact overlay test selection needs.
     """
-    pairs = index.tree.query(pieces, predicate="intersects")
-    return np.unique(pairs[1])
+    rows = np.unique(index.tree.query(boundary.pieces)[1])
+    if among is not None:
+        at = np.minimum(np.searchsorted(among, rows), max(len(among) - 1, 0))
+        rows = rows[among[at] == rows] if len(among) else rows[:0]
+    meets: npt.NDArray[np.intp] = rows[shapely.intersects(boundary.line, index.coverage[rows])]
+    return meets
 
 
 def _largest_per_group(index: CellIndex, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
@@ -180,44 +189,91 @@ def _largest_mask(index: CellIndex, rows: npt.NDArray[np.intp]) -> npt.NDArray[n
     return keep
 
 
-def _hits(
-    index: CellIndex, target: Any, pieces: Any
-) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
-    """Rows whose coverage meets the target (sorted), and which of them may leave it.
+def _within(
+    index: CellIndex, rows: npt.NDArray[np.intp], target: Any, sender: Any | None
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_] | None]:
+    """Whether single-part ``rows``, none meeting the boundaries, lie in ``target``/``sender``.
 
-    Exactly GEOS ``intersects``, without testing every candidate against the
-    whole target: a cell meeting the boundary is found by a narrow tree query
-    per boundary piece; any other candidate lies wholly inside or wholly
-    outside, which one point-in-polygon test on its anchor settles (50 ns
-    instead of microseconds). Multi-part cells (split at ±180°) get the exact
-    test and count as edge cells: only single-part cells off the boundary are
-    known to lie inside the target (``measure`` relies on that).
+    Such a cell is wholly inside or wholly outside, which one point-in-polygon
+    test on its anchor settles, and all single-part cells of a nesting group
+    share one anchor (the site), so it is tested once per group when it can
+    be. ``sender`` (inside ``target``) is tested first and only the anchors
+    outside it against ``target``: one test for most cells, and the metrics
+    get "inside the sender" for free (second value, None without sender).
+    """
+    if index.group_anchors is None:
+        anchors = index.anchors[rows]
+        tested = rows
+    else:
+        seen = np.zeros(index.groups, dtype=bool)
+        seen[index.group[rows]] = True
+        tested = np.flatnonzero(seen)
+        anchors = index.group_anchors[tested]
+    x, y = anchors[:, 0], anchors[:, 1]
+    if sender is None:
+        inside = shapely.intersects_xy(target, x, y)
+        in_sender = None
+    else:
+        in_sender = shapely.intersects_xy(sender, x, y)
+        inside = in_sender.copy()
+        outside = np.flatnonzero(~in_sender)
+        inside[outside] = shapely.intersects_xy(target, x[outside], y[outside])
+    if index.group_anchors is None:
+        return inside, in_sender
+    lookup = np.zeros(index.groups, dtype=bool)
+    lookup[tested] = inside
+    group = index.group[rows]
+    if in_sender is None:
+        return lookup[group], None
+    sender_lookup = np.zeros(index.groups, dtype=bool)
+    sender_lookup[tested] = in_sender
+    return lookup[group], sender_lookup[group]
+
+
+@dataclass(frozen=True)
+class _Hits:
+    """Rows whose coverage meets the selection target (sorted), and what is known of them.
+
+    ``on_edge[i]``: ``rows[i]`` may leave the target (meets its boundary, or
+    is multi-part). ``in_sender[i]`` (only with a sender's area): ``rows[i]``
+    does not meet the selection boundary and its anchor lies in the sender's
+    area, so it lies wholly inside that area unless it meets its boundary.
+    """
+
+    rows: npt.NDArray[np.intp]
+    on_edge: npt.NDArray[np.bool_]
+    in_sender: npt.NDArray[np.bool_] | None
+
+
+def _hits(index: CellIndex, target: Any, boundary: Outline, sender: Any | None) -> _Hits:
+    """Exactly the cells whose coverage meets ``target`` (GEOS ``intersects``).
+
+    The cells meeting the boundary are found by ``_meeting``; any other
+    candidate lies wholly inside or wholly outside (``_within``). Multi-part
+    cells (split at ±180°) get the exact test and count as edge cells: only
+    single-part cells off the boundary are known to lie inside the target
+    (``measure`` relies on that).
     """
     candidates = index.tree.query(target)
-    boundary = _edge_rows(index, pieces)
+    boundary_rows = _meeting(index, boundary)
     edge = np.zeros(len(index), dtype=bool)  # calloc: pages are only touched where set
-    edge[boundary] = True
+    edge[boundary_rows] = True
     rest = candidates[~edge[candidates]]
     shapely.prepare(target)
     multi_part = index.multi_part[rest]
     single = rest[~multi_part]
-    if index.group_anchors is None:
-        anchors = index.anchors[single]
-        inside = single[shapely.intersects_xy(target, anchors[:, 0], anchors[:, 1])]
-    else:  # one test per nesting group: a third of the point-in-polygon tests
-        group = index.group[single]
-        seen = np.zeros(index.groups, dtype=bool)
-        seen[group] = True
-        tested = np.flatnonzero(seen)
-        anchors = index.group_anchors[tested]
-        within = np.zeros(index.groups, dtype=bool)
-        within[tested] = shapely.intersects_xy(target, anchors[:, 0], anchors[:, 1])
-        inside = single[within[group]]
+    within, single_in_sender = _within(index, single, target, sender)
+    inside = single[within]
     multi = rest[multi_part]
     multi = multi[shapely.intersects(target, index.coverage[multi])]
     edge[multi] = True
-    hits = np.sort(np.concatenate((boundary, multi, inside)))
-    return hits, edge[hits]
+    order = np.argsort(np.concatenate((boundary_rows, multi, inside)), kind="stable")
+    rows = np.concatenate((boundary_rows, multi, inside))[order]
+    in_sender = None
+    if single_in_sender is not None:
+        known = np.zeros(len(boundary_rows) + len(multi), dtype=bool)
+        in_sender = np.concatenate((known, single_in_sender[within]))[order]
+    return _Hits(rows, edge[rows], in_sender)
 
 
 def _near(index: CellIndex, rows: npt.NDArray[np.intp], pieces: Any) -> npt.NDArray[np.intp]:
@@ -229,39 +285,41 @@ def _near(index: CellIndex, rows: npt.NDArray[np.intp], pieces: Any) -> npt.NDAr
 
 
 def _select(
-    index: CellIndex, target: Any, pieces: Any, policy: Policy
-) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
-    """(selected rows, all rows whose coverage meets the target, which of those are edge)."""
-    hits, on_edge = _hits(index, target, pieces)
+    index: CellIndex, area: AlertArea, policy: Policy
+) -> tuple[npt.NDArray[np.intp], _Hits]:
+    """(selected rows, every cell meeting the selection target) under ``policy``."""
+    sender = None if area.original is None else area.sender_equal_area
+    hits = _hits(index, area.equal_area, area.selection_boundary, sender)
     if isinstance(policy, Intersects):
-        return hits, hits, on_edge
-    edge_rows = hits[on_edge]
-    inside_area = shapely.area(shapely.intersection(index.coverage[edge_rows], target))
+        return hits.rows, hits
+    edge_rows = hits.rows[hits.on_edge]
+    inside_area = shapely.area(shapely.intersection(index.coverage[edge_rows], area.equal_area))
     enough = inside_area >= policy.fraction * index.areas[edge_rows]
-    return np.sort(np.concatenate((hits[~on_edge], edge_rows[enough]))), hits, on_edge
+    return np.sort(np.concatenate((hits.rows[~hits.on_edge], edge_rows[enough]))), hits
 
 
 def _leaving(
-    index: CellIndex, rows: npt.NDArray[np.intp], sender: Any, boundary: shapely.STRtree
+    index: CellIndex,
+    rows: npt.NDArray[np.intp],
+    in_sender: npt.NDArray[np.bool_],
+    boundary: Outline,
 ) -> npt.NDArray[np.bool_]:
-    """Which of sorted ``rows`` are not wholly inside ``sender`` (the metrics' "edge").
+    """Which of sorted ``rows`` are not wholly inside the sender's area (the metrics' "edge").
 
     Used when cells were selected with a simplified (larger) target: a cell
     inside that may still cross the sender's own outline or lie wholly in the
-    band simplification added. As in ``_hits``: cells meeting the sender's
-    boundary (a tree over its boundary pieces, built once per alert, queried
-    with these cells only) and multi-part cells leave it; any other cell lies
-    wholly inside or wholly outside, which one point-in-polygon test on its
-    anchor settles. Wholly outside counts as leaving (it is all overshoot).
+    band simplification added. ``in_sender`` (from ``_hits``) already marks
+    the cells off the selection boundary whose anchor lies in the sender's
+    area; a cell meeting the selection boundary cannot lie wholly inside the
+    sender's area (that lies inside the selection target), and multi-part
+    cells count as leaving. Of the cells marked, those meeting the sender's
+    boundary leave it (``_meeting``, over those cells only); the rest lie
+    wholly inside. Wholly outside counts as leaving (it is all overshoot).
     """
-    leaving = index.multi_part[rows].copy()
-    single = np.flatnonzero(~leaving)
-    meets = boundary.query(index.coverage[rows[single]], predicate="intersects")[0]
-    leaving[single[np.unique(meets)]] = True
-    rest = rows[~leaving]
-    shapely.prepare(sender)
-    anchors = index.anchors[rest]
-    leaving[~leaving] = ~shapely.intersects_xy(sender, anchors[:, 0], anchors[:, 1])
+    leaving = ~in_sender
+    candidates = np.flatnonzero(in_sender)
+    meets = _meeting(index, boundary, rows[candidates])
+    leaving[candidates[np.isin(rows[candidates], meets, assume_unique=True)]] = True
     return leaving
 
 
@@ -288,20 +346,19 @@ def resolve(
     """
     if area.is_empty:
         raise UntargetableAreaError(area.untargetable or ("(no area)",))
-    target = area.equal_area
-    selected, hits, on_edge = _select(index, target, area.selection_boundary, policy)
-    if isinstance(policy, Intersects):  # selected is hits: flags come along
-        keep = _largest_mask(index, selected)
-        reps, edge = selected[keep], on_edge[keep]
-    else:
-        reps = _largest_per_group(index, selected)
-        edge = on_edge[np.searchsorted(hits, reps)]  # reps come from hits, which is sorted
+    selected, hits = _select(index, area, policy)
+    # Positions in hits of the cells measured: the largest of each nesting group.
+    if isinstance(policy, Intersects):  # selected is hits
+        at = np.flatnonzero(_largest_mask(index, selected))
+    else:  # selected comes from hits, which is sorted
+        at = np.searchsorted(hits.rows, _largest_per_group(index, selected))
+    reps, edge = hits.rows[at], hits.on_edge[at]
     extra = reps[:0]
     if not isinstance(policy, Intersects):
-        extra = np.setdiff1d(_largest_per_group(index, hits), reps, assume_unique=True)
+        extra = np.setdiff1d(_largest_per_group(index, hits.rows), reps, assume_unique=True)
     measured = area.sender_equal_area
-    if area.original is not None:  # selected with the simplified area: classify anew
-        edge = _leaving(index, reps, measured, area.sender_boundary)
+    if hits.in_sender is not None:  # selected with the simplified area: classify anew
+        edge = _leaving(index, reps, hits.in_sender[at], area.sender_boundary)
     inside = reps[~edge]
     edge_reps = reps[edge]
     cells = (
@@ -337,7 +394,7 @@ def resolve(
         overshoot_km2=areas.overshoot / 1e6,
         overshoot_ratio=areas.overshoot / target_m2 if target_m2 > 0 else None,
         overshoot_beyond_161m_km2=areas.beyond_buffer / 1e6,
-        cells_meeting_target=len(hits),
+        cells_meeting_target=len(hits.rows),
     )
     covered = normalize(from_equal_area(areas.union)) if with_geometry else None
     return ResolutionResult(
