@@ -9,6 +9,7 @@ directory), then
 Every request carries a fresh identifier so each is a real intake, not a replay.
 
     .venv/bin/python bench/ingest.py [--rate 50] [--seconds 20] [--concurrency 16]
+    [--no-worker | --workers N] [--database-url postgresql://...]
 
 The last line is JSON: {"bench": "ingest", "requests_per_s", "p50_ms", "p99_ms", ...}.
 """
@@ -143,6 +144,18 @@ async def closed_loop(
     return len(latencies) / (time.perf_counter() - start)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process so far (Linux /proc), for the cost per request."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def worker_children(pid: int) -> list[int]:
+    """The `tocsin worker` processes `tocsin serve` started beside its API (Linux /proc)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(c) for c in children if b"worker" in Path(f"/proc/{c}/cmdline").read_bytes()]
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -170,14 +183,21 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             base = f"http://127.0.0.1:{port}"
             await wait_ready(base)
             headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/cap+xml"}
-            limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+            # Idle connections are dropped before uvicorn's 5 s keep-alive ends: a
+            # request sent on a connection the server is closing fails (ReadError).
+            limits = httpx.Limits(
+                max_connections=200, max_keepalive_connections=200, keepalive_expiry=2
+            )
             async with httpx.AsyncClient(
                 base_url=base, headers=headers, limits=limits, timeout=30
             ) as client:
                 await open_loop(client, docs, 10, 1, first=1_000_000)  # warm-up
+                pids = [server.pid, *(w.pid for w in workers), *worker_children(server.pid)]
+                before = [cpu_seconds(pid) for pid in pids]
                 latencies, achieved = await open_loop(
                     client, docs, args.rate, args.seconds, first=0
                 )
+                spent = [cpu_seconds(pid) - b for pid, b in zip(pids, before, strict=True)]
                 ceiling = await closed_loop(client, docs, args.concurrency, args.seconds / 2)
         finally:
             for process in [*workers, server]:
@@ -190,9 +210,12 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "p50_ms": round(statistics.median(latencies), 1),
         "p99_ms": round(percentile(latencies, 0.99), 1),
         "requests": len(latencies),
+        # CPU per request during the open loop: the API process, the worker processes.
+        "server_cpu_ms": round(spent[0] * 1000 / len(latencies), 1),
+        "worker_cpu_ms": round(sum(spent[1:]) * 1000 / len(latencies), 1),
         "max_requests_per_s": round(ceiling, 1),
         "database": "postgresql" if args.database_url else "sqlite (embedded)",
-        "worker_in_process": not args.no_worker and not args.workers,
+        "worker_beside_api": not args.no_worker and not args.workers,
         "worker_processes": args.workers,
     }
 

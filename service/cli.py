@@ -46,3 +46,7 @@ app.add_typer(subscribers_app, name="subscribers")
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+if __name__ == "__main__":  # `python -m service.cli`: how `tocsin serve` starts its worker
+    main()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
@@ -28,9 +29,11 @@ from service.embedded import EmbeddedRedis
 from service.logs import configure_logging
 from service.settings import Settings
 from service.worker import running_worker
+from service.worker_process import running_worker_process
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 SHUTDOWN_GRACE_S = 5
+PARENT_CHECK_S = 1.0
 
 
 @db_app.command("upgrade")
@@ -61,12 +64,14 @@ class RunningStack:
 
 @contextlib.asynccontextmanager
 async def running_stack(
-    settings: Settings, *, with_worker: bool = True
+    settings: Settings, *, with_worker: bool = True, worker_process: bool = False
 ) -> AsyncIterator[RunningStack]:
     """Migrate, start embedded Redis if needed, open the context, start the API (and a worker).
 
-    One in-process worker keeps a single `tocsin serve` complete; production
-    runs `--no-worker` and separate `tocsin worker` processes.
+    One worker keeps a single `tocsin serve` complete: a child process
+    (`worker_process`, so API and worker each get a core), or a worker in
+    this event loop (the demo). Production may instead run `--no-worker` and
+    separate `tocsin worker` processes.
     """
     _prepare_storage(settings)
     await asyncio.to_thread(migrations.upgrade, settings.resolved_database_url())
@@ -96,7 +101,12 @@ async def running_stack(
                 await asyncio.sleep(0.05)
             try:
                 async with contextlib.AsyncExitStack() as stack:
-                    if with_worker:
+                    if with_worker and worker_process:
+                        redis_url = None if redis is None else redis.url
+                        await stack.enter_async_context(
+                            running_worker_process(settings, redis_url, "serve")
+                        )
+                    elif with_worker:
                         await stack.enter_async_context(running_worker(context, "serve"))
                     yield RunningStack(context, server, task)
             finally:
@@ -111,7 +121,10 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (TOCSIN_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (TOCSIN_PORT).")] = None,
     worker: Annotated[
-        bool, typer.Option("--worker/--no-worker", help="Run a worker in this process too.")
+        bool,
+        typer.Option(
+            "--worker/--no-worker", help="Also run a worker, as a child process beside the API."
+        ),
     ] = True,
     with_simulators: Annotated[
         bool,
@@ -127,7 +140,7 @@ def serve(
     configure_logging(settings, quiet=with_simulators)
 
     async def run() -> None:
-        async with running_stack(settings, with_worker=worker) as stack:
+        async with running_stack(settings, with_worker=worker, worker_process=True) as stack:
             logging.getLogger(__name__).info("serving", extra={"url": settings.public_url})
             if not with_simulators:
                 await stack.until_stopped()
@@ -210,6 +223,10 @@ def _with_address(settings: Settings, host: str | None, port: int | None) -> Set
 
 def worker(
     name: Annotated[str, typer.Option(help="Shown in logs and readiness.")] = "worker",
+    parent_pid: Annotated[
+        int | None,
+        typer.Option(help="Stop when this process is gone (how `tocsin serve` runs its worker)."),
+    ] = None,
 ) -> None:
     """Run a worker (both queues, outbox relay, expiry) until Ctrl-C or SIGTERM."""
     settings = Settings()
@@ -227,7 +244,7 @@ def worker(
                 open_context(settings, redis_url=url) as context,
                 running_worker(context, name),
             ):
-                await _until_signalled()
+                await _until_signalled(parent_pid)
         finally:
             if redis is not None:
                 await asyncio.to_thread(redis.stop)
@@ -236,9 +253,19 @@ def worker(
         asyncio.run(run())
 
 
-async def _until_signalled() -> None:
+async def _until_signalled(parent_pid: int | None = None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
+    if parent_pid is None:
+        await stop.wait()
+        return
+    # A parent killed outright (SIGKILL, OOM) never sends SIGTERM: the child is
+    # adopted by another process, and a worker without its API must not run on.
+    while os.getppid() == parent_pid:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(PARENT_CHECK_S):
+                await stop.wait()
+                return
+    logging.getLogger(__name__).warning("parent process gone; worker stopping")

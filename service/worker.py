@@ -23,7 +23,7 @@ from service.dispatch.registry import ChannelRegistry
 from service.dispatch.service import expire_broadcasts
 from service.dispatch.sweep import resend_stalled
 from service.queue.names import Queue
-from service.queue.outbox import relay
+from service.queue.outbox import relay, wait_for_wake
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +72,16 @@ async def running_worker(app: AppContext, name: str = "worker") -> AsyncIterator
     ]
     queue = app.queue
 
-    async def relay_step() -> None:
-        await relay(app.sessions, queue)
+    async def relay_loop() -> None:
+        # Woken by the API's ring (`wake_relay`) as soon as an alert is
+        # committed; the timeout is the poll for rows whose ring was lost.
+        while True:
+            try:
+                await relay(app.sessions, queue, readers=app.readers)
+                await wait_for_wake(queue, RELAY_INTERVAL_S)
+            except Exception:  # the relay must survive a database or Redis hiccup
+                log.exception("worker loop failed", extra={"loop": "relay"})
+                await asyncio.sleep(RELAY_INTERVAL_S)
 
     async def sweep_step() -> None:
         await queue.hset(HEARTBEAT_KEY, name, str(time.time()))  # wall clock: read elsewhere
@@ -82,7 +90,7 @@ async def running_worker(app: AppContext, name: str = "worker") -> AsyncIterator
             await relay(app.sessions, queue, job_ids=job_ids)
 
     tasks = [asyncio.create_task(w.main()) for w in workers]
-    tasks.append(asyncio.create_task(_every(RELAY_INTERVAL_S, relay_step, "relay")))
+    tasks.append(asyncio.create_task(relay_loop()))
     tasks.append(asyncio.create_task(_every(SWEEP_INTERVAL_S, sweep_step, "sweep")))
     log.info("worker started", extra={"worker": name})
     try:

@@ -28,7 +28,7 @@ from service.auth.service import Principal
 from service.context import AppContext, get_context
 from service.db import transaction, utcnow
 from service.problems import Problem
-from service.queue.outbox import relay
+from service.queue.outbox import wake_relay
 from service.request_body import read_body
 
 log = logging.getLogger(__name__)
@@ -42,18 +42,17 @@ Reader = Annotated[Principal, Depends(require(Role.AGENCY, Role.MANAGER, Role.OP
 Manager = Annotated[Principal, Depends(require(Role.MANAGER))]
 
 
-async def relay_planning(context: AppContext, alert_id: str) -> None:
-    """Hand the alert's planning job to Redis now (the worker's relay would, a little later).
+async def ring_relay(context: AppContext, alert_id: str) -> None:
+    """Wake a worker's relay for the jobs this request committed (it also polls).
 
     The alert is already committed: a Redis failure here only delays it.
     """
     if context.queue is None:
         return
-    job_ids = [f"plan:{alert_id}:{stage}" for stage in ("received", "approved")]
     try:
-        await relay(context.sessions, context.queue, job_ids=job_ids)
+        await wake_relay(context.queue)
     except Exception:
-        log.warning("relay deferred to the worker", extra={"alert_id": alert_id}, exc_info=True)
+        log.warning("relay wake-up failed; the relay polls", extra={"alert_id": alert_id})
 
 
 def as_problem(exc: IntakeError) -> Problem:
@@ -84,8 +83,15 @@ def _too_large(max_bytes: int) -> Problem:
     )
 
 
-async def _render(session: AsyncSession, context: AppContext, alert: Alert) -> AlertOut:
-    references = await repository.referenced_ids(session, alert.id)
+async def _render(
+    session: AsyncSession,
+    context: AppContext,
+    alert: Alert,
+    references: list[str] | None = None,
+) -> AlertOut:
+    """The alert as the API shows it; `references` saves the lookup when the caller has them."""
+    if references is None:
+        references = await repository.referenced_ids(session, alert.id)
     return AlertOut.of(alert, references, context.settings.public_url)
 
 
@@ -113,7 +119,7 @@ async def post_alert(
     except IntakeError as exc:
         raise as_problem(exc) from exc
     if outcome.created:
-        await relay_planning(context, outcome.alert.id)
+        await ring_relay(context, outcome.alert.id)
     response.status_code = 201 if outcome.created else 200
     response.headers["Location"] = body.links["self"]
     return body
@@ -149,7 +155,7 @@ async def _stored(
     """
     async with transaction(context.sessions) as session:
         outcome = await intake.ingest(session, principal, document)
-        return outcome, await _render(session, context, outcome.alert)
+        return outcome, await _render(session, context, outcome.alert, outcome.references)
 
 
 @router.get("", response_model=AlertPage, response_model_by_alias=True)
@@ -219,7 +225,7 @@ async def approve_alert(alert_id: str, context: Context, principal: Manager) -> 
             body = await _render(session, context, alert)
     except IntakeError as exc:
         raise as_problem(exc) from exc
-    await relay_planning(context, alert_id)
+    await ring_relay(context, alert_id)
     return body
 
 
@@ -258,6 +264,6 @@ async def cancel_alert(
             rendered = await _render(session, context, outcome.alert)
     except IntakeError as exc:
         raise as_problem(exc) from exc
-    await relay_planning(context, outcome.alert.id)
+    await ring_relay(context, outcome.alert.id)
     response.headers["Location"] = rendered.links["self"]
     return rendered

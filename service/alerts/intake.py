@@ -48,6 +48,8 @@ _REJECTION = {
 class IntakeOutcome:
     alert: Alert
     created: bool  # False: an identical replay of an alert already stored
+    # The ids of the alerts it references, when known without a lookup (a new alert).
+    references: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,7 @@ async def ingest(
             detail=_audit_detail(alert, referenced_ids),
         )
         await _advance(session, alert, principal, chains)
-    return IntakeOutcome(alert, created=True)
+    return IntakeOutcome(alert, created=True, references=list(dict.fromkeys(referenced_ids)))
 
 
 def _accepted_alert(result: ValidationResult) -> CapAlert:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +30,7 @@ from geo.simplify import check_hard_limits
 from service.alerts.errors import AreaTooComplexIntakeError, OutsideJurisdictionError
 from service.areas import repository
 from service.areas.models import GeocodeShape, Jurisdiction
+from service.auth.cache import DEFAULT_TTL_S
 from service.auth.models import Agency
 from service.cap import CapAlert, Issue
 from service.db import utcnow
@@ -111,6 +113,7 @@ async def set_jurisdiction(
     row.updated_at = utcnow()
     session.add(row)
     await session.flush()
+    _digests.forget(agency.id)
     return row
 
 
@@ -121,7 +124,39 @@ async def get_jurisdiction(session: AsyncSession, agency_id: str) -> Jurisdictio
 
 async def clear_jurisdiction(session: AsyncSession, agency_id: str) -> bool:
     """Let an agency warn anywhere again; False when it had no jurisdiction."""
+    _digests.forget(agency_id)
     return await repository.delete_jurisdiction(session, agency_id)
+
+
+class _DigestCache:
+    """Agency -> its jurisdiction's (sha256, tolerance) or None, for a few seconds.
+
+    Every intake needs it, and it rarely changes: reading it each time cost a
+    read transaction per alert. A change made in this process takes effect at
+    once; one made by another process (the CLI) within `DEFAULT_TTL_S`, the
+    same delay as for an agency's other settings and its keys (auth.cache).
+    """
+
+    def __init__(self, ttl_s: float = DEFAULT_TTL_S) -> None:
+        self._ttl_s = ttl_s
+        self._entries: dict[str, tuple[float, tuple[str, float] | None]] = {}
+
+    async def get(self, session: AsyncSession, agency_id: str) -> tuple[str, float] | None:
+        now = time.monotonic()
+        cached = self._entries.get(agency_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        digest = await repository.jurisdiction_digest(session, agency_id)
+        if len(self._entries) >= _PARSED_CACHE_LIMIT:
+            self._entries.clear()
+        self._entries[agency_id] = (now + self._ttl_s, digest)
+        return digest
+
+    def forget(self, agency_id: str) -> None:
+        self._entries.pop(agency_id, None)
+
+
+_digests = _DigestCache()
 
 
 # Parsed borders by digest: a country outline can take milliseconds to parse,
@@ -133,7 +168,7 @@ _parsed: dict[str, BaseGeometry] = {}
 async def _jurisdiction_shape(
     session: AsyncSession, agency_id: str
 ) -> tuple[BaseGeometry, float] | None:
-    digest = await repository.jurisdiction_digest(session, agency_id)
+    digest = await _digests.get(session, agency_id)
     if digest is None:
         return None
     sha256, tolerance_m = digest

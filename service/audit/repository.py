@@ -5,39 +5,49 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator
 
-from sqlalchemy import update
+from sqlalchemy import bindparam
+from sqlalchemy.orm import Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.audit.models import GENESIS_HASH, AuditEvent, AuditHead
 
+_HEAD = AuditHead.__table__  # type: ignore[attr-defined]
+# Built once: Core statements on the one-row table skip the ORM's bulk-update
+# bookkeeping, and a statement object reused keeps its cache key.
+_LOCK_HEAD = (
+    _HEAD.update()
+    .where(_HEAD.c.id == 1)
+    .values(seq=_HEAD.c.seq)
+    .returning(_HEAD.c.seq, _HEAD.c.hash)
+)
+_MOVE_HEAD = (
+    _HEAD.update().where(_HEAD.c.id == 1).values(seq=bindparam("tip_seq"), hash=bindparam("tip"))
+)
+
 
 async def lock_head(session: AsyncSession) -> tuple[int, str]:
-    """Reserve the next sequence number and return (seq, previous hash).
+    """Lock the chain's tip for the rest of the transaction; return (last seq, its hash).
 
-    The UPDATE comes first on purpose: it takes the lock that serialises
-    appends for the rest of the transaction.
+    A no-op UPDATE on purpose: it takes the lock (row lock on PostgreSQL, the
+    write lock on SQLite) that serialises appends, so concurrent appends form
+    one chain, not a fork.
     """
-    result = await session.exec(
-        update(AuditHead)
-        .where(col(AuditHead.id) == 1)
-        .values(seq=AuditHead.seq + 1)
-        .returning(col(AuditHead.seq), col(AuditHead.hash))
-    )
-    row = result.one_or_none()
+    row = (await (await session.connection()).execute(_LOCK_HEAD)).one_or_none()
     if row is None:
-        session.add(AuditHead(id=1, seq=1, hash=GENESIS_HASH))
+        session.add(AuditHead(id=1, seq=0, hash=GENESIS_HASH))
         await session.flush()
-        return 1, GENESIS_HASH
+        return 0, GENESIS_HASH
     return int(row[0]), str(row[1])
 
 
-async def store_event(session: AsyncSession, event: AuditEvent) -> None:
-    """Insert `event` and move the chain's tip to it."""
-    session.add(event)
-    await session.exec(
-        update(AuditHead).where(col(AuditHead.id) == 1).values(seq=event.seq, hash=event.hash)
-    )
+def move_head(session: Session, seq: int, digest: str) -> None:
+    """Point the tip at the last event of this transaction (once, before commit).
+
+    Sync on purpose: it runs in the session's `before_commit` hook, inside the
+    async session's greenlet, so the statement still goes through the driver.
+    """
+    session.connection().execute(_MOVE_HEAD, {"tip_seq": seq, "tip": digest})
 
 
 async def list_events(

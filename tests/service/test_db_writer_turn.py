@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -75,3 +78,89 @@ async def test_a_cancellation_that_meets_the_turn_is_not_swallowed(sessions) -> 
     async with transaction(sessions) as session:
         rows = (await session.exec(text("SELECT n FROM t"))).all()  # type: ignore[call-overload]
     assert rows == []
+
+
+# A process that holds the writers' file lock for a while, like a worker's transaction.
+_HOLDER = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def _locked_elsewhere(path: Path) -> bool:
+    """Whether another process could take the writers' lock now."""
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys\n"
+            "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
+            "try:\n    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+            "except BlockingIOError:\n    sys.exit(1)\n",
+            str(path),
+        ],
+        check=False,
+    )
+    return probe.returncode == 1
+
+
+async def test_a_writer_holds_the_cross_process_lock_for_its_transaction_only(
+    sessions,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    lock_file = tmp_path / "turns.db.writer-lock"
+    hold = asyncio.Event()
+    writer = asyncio.create_task(_insert(sessions, 1, hold))
+    await asyncio.sleep(0.2)
+    assert await asyncio.to_thread(_locked_elsewhere, lock_file)
+    hold.set()
+    await writer
+    assert not await asyncio.to_thread(_locked_elsewhere, lock_file)
+
+
+async def test_a_writer_waits_for_another_process_then_goes_on_at_once(
+    sessions,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _HOLDER,
+        str(tmp_path / "turns.db.writer-lock"),
+        "0.6",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert holder.stdout is not None
+    assert await holder.stdout.readline() == b"held\n"
+    started = time.monotonic()
+    await _insert(sessions, 7)  # queued behind the other process, not failed
+    waited = time.monotonic() - started
+    await holder.wait()
+    assert 0.3 < waited < 5
+    async with transaction(sessions) as session:
+        count = (await session.exec(text("SELECT count(*) FROM t WHERE n = 7"))).one()  # type: ignore[call-overload]
+    assert count[0] == 1
+
+
+async def test_a_writer_cancelled_while_another_process_holds_the_lock_leaves_it_free(
+    sessions,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    lock_file = tmp_path / "turns.db.writer-lock"
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _HOLDER, str(lock_file), "0.5", stdout=asyncio.subprocess.PIPE
+    )
+    assert holder.stdout is not None
+    await holder.stdout.readline()
+    waiting = asyncio.create_task(_insert(sessions, 3))
+    await asyncio.sleep(0.1)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    await holder.wait()
+    await asyncio.sleep(0.3)  # the abandoned wait got the lock when the holder left: given back
+    assert not await asyncio.to_thread(_locked_elsewhere, lock_file)
+    await asyncio.wait_for(_insert(sessions, 4), 5)
