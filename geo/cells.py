@@ -222,6 +222,22 @@ class CellTable:
     def __iter__(self) -> Iterator[Cell]:
         return (self.cell(i) for i in range(len(self)))
 
+    def take(self, rows: npt.NDArray[np.intp]) -> CellTable:
+        """The table of ``rows`` (in that order): row ``i`` is this table's ``rows[i]``."""
+        position = np.full(len(self), -1, dtype=np.intp)
+        position[rows] = np.arange(len(rows))
+        return CellTable(
+            ids=self.ids[rows],
+            technology=self.technology[rows],
+            lon=self.lon[rows],
+            lat=self.lat[rows],
+            kind=self.kind[rows],
+            azimuth=self.azimuth[rows],
+            beamwidth=self.beamwidth[rows],
+            range_m=self.range_m[rows],
+            rings={int(position[old]): r for old, r in self.rings.items() if position[old] >= 0},
+        )
+
 
 @dataclass(frozen=True)
 class CellImport:

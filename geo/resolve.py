@@ -398,7 +398,7 @@ def resolve(
     )
     covered = normalize(from_equal_area(areas.union)) if with_geometry else None
     return ResolutionResult(
-        cells=tuple(index.ids[selected]),  # an object array: the str objects themselves
+        cells=index.cell_ids(selected),
         policy=policy.describe(),
         metrics=metrics,
         index_version=index.version,

@@ -71,10 +71,12 @@ def test_dense_resolution_matches_the_whole_union(
     index, table = network
     area = build_alert_area([cap])
     result = resolve(index, area, with_geometry=True)
-    coverage = coverage_polygons(table, equal_area=True)  # type: ignore[arg-type]
+    inventory_coverage = coverage_polygons(table, equal_area=True)  # type: ignore[arg-type]
     target, buffered = area.equal_area, area.fcc_buffer_equal_area
+    in_inventory = shapely.intersects(inventory_coverage, target)
+    assert result.cells == tuple(table.ids[in_inventory].tolist())  # type: ignore[attr-defined]
+    coverage = inventory_coverage[index.inventory_row]  # the index's rows are in spatial order
     meets = shapely.intersects(coverage, target)
-    assert result.cells == tuple(index.ids[meets].tolist())
     union = shapely.union_all(coverage[meets & index.dominant])
     every = shapely.area(shapely.union_all(coverage[meets])) / 1e6
     m = result.metrics
@@ -98,7 +100,7 @@ def test_dense_min_overlap_unreachable(network: tuple[CellIndex, object], fracti
     index, table = network
     area = build_alert_area([AREAS[2]])
     result = resolve(index, area, MinOverlap(fraction))
-    coverage = coverage_polygons(table, equal_area=True)  # type: ignore[arg-type]
+    coverage = coverage_polygons(table, equal_area=True)[index.inventory_row]  # type: ignore[arg-type]
     target = area.equal_area
     meets = shapely.intersects(coverage, target)
     inside = shapely.area(shapely.intersection(coverage, target)) / shapely.area(coverage)
@@ -124,9 +126,31 @@ def test_saved_index_round_trips_every_column(
     assert loaded.version == index.version
     assert loaded.ids.tolist() == index.ids.tolist()
     assert all(shapely.equals_exact(loaded.coverage, index.coverage, tolerance=0.0))
-    for name in ("bounds", "areas", "group", "reach", "anchors", "dominant"):
+    for name in ("bounds", "areas", "group", "reach", "anchors", "dominant", "inventory_row"):
         assert np.array_equal(getattr(loaded, name), getattr(index, name), equal_nan=True)
     assert loaded.groups == index.groups
+
+
+def test_index_rows_are_in_spatial_order_and_results_in_inventory_order(
+    network: tuple[CellIndex, object],
+) -> None:
+    index, table = network
+    n = len(index)
+    assert np.array_equal(np.sort(index.inventory_row), np.arange(n))
+    assert index.ids.tolist() == table.ids[index.inventory_row].tolist()  # type: ignore[attr-defined]
+
+    # Neighbouring rows are near each other: far nearer than rows of the inventory.
+    def step(xy: np.ndarray) -> float:  # mean distance from one row to the next
+        return float(np.nanmean(np.hypot(*np.diff(xy, axis=0).T)))
+
+    assert step(index.anchors) < step(index.anchors[np.argsort(index.inventory_row)]) / 10
+    # Groups are numbered by first row, and nesting layers of a sector stay together.
+    first = np.unique(index.group, return_index=True)[1]
+    assert np.all(np.diff(first) > 0)
+    rows = np.arange(0, n, 97)
+    assert index.cell_ids(rows) == tuple(table.ids[np.sort(index.inventory_row[rows])].tolist())  # type: ignore[attr-defined]
+    every = np.arange(n)
+    assert index.cell_ids(every) == tuple(table.ids.tolist())  # type: ignore[attr-defined]
 
 
 def test_damaged_or_foreign_index_files_are_format_errors(
