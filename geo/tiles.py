@@ -138,7 +138,11 @@ def _clip(parts: GeometryArray, box: Box) -> GeometryArray:
     meets = (
         (bounds[:, 0] <= x1) & (bounds[:, 2] >= x0) & (bounds[:, 1] <= y1) & (bounds[:, 3] >= y0)
     )
-    return _polygons(shapely.clip_by_rect(parts[meets], *box))
+    try:
+        clipped = shapely.clip_by_rect(parts[meets], *box)
+    except shapely.errors.GEOSException:  # a sliver along the box's edge made a 3-point ring
+        clipped = shapely.intersection(parts[meets], shapely.box(*box))
+    return _polygons(clipped)
 
 
 def tile(*geometries: Any, max_points: int = MAX_PIECE_POINTS) -> Tiles:

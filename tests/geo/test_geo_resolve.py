@@ -39,6 +39,7 @@ from geo import (
 )
 from geo.measure import pruned_union
 from geo.projection import to_equal_area
+from geo.tiles import _clip
 
 PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 KM = 1 / 111.32
@@ -373,3 +374,19 @@ def test_offline_resolution_json_and_geojson() -> None:
 def test_nothing_to_target_is_refused() -> None:
     with pytest.raises(UntargetableAreaError, match="ghost"):
         resolve_offline([CapArea("ghost")], [])
+
+
+def test_rectangle_clip_of_a_sliver_along_a_box_edge_falls_back_to_exact() -> None:
+    # Found by the big-sender property test on the equator: a sector whose apex
+    # lies 5e-12 m below a quadtree box's top edge; GEOS's rectangle clip then
+    # builds a 3-point ring and raises instead of returning the sliver.
+    sector = shapely.from_wkt(
+        "POLYGON ((3555895.6919462336 -1.3016145119150942e-95, "
+        "3557168.4441202963 6280.372737281144, 3557973.932731723 5892.7409953563265, "
+        "3558716.2749741175 5326.061299805493, 3559372.915154088 4597.551927130067, "
+        "3555895.6919462336 -1.3016145119150942e-95))"
+    )
+    box = (3553629.4290064834, -12041.316775466172, 3565670.7457819493, 5.4569682106375694e-12)
+    clipped = _clip(np.array([sector]), box)
+    exact = shapely.area(shapely.intersection(sector, shapely.box(*box)))
+    assert float(np.sum(shapely.area(clipped))) == pytest.approx(exact, abs=1e-9)
