@@ -267,12 +267,12 @@ def _hits(index: CellIndex, target: Any, boundary: Outline, sender: Any | None) 
     multi = rest[multi_part]
     multi = multi[shapely.intersects(target, index.coverage[multi])]
     edge[multi] = True
-    order = np.argsort(np.concatenate((boundary_rows, multi, inside)), kind="stable")
-    rows = np.concatenate((boundary_rows, multi, inside))[order]
+    rows = np.sort(np.concatenate((boundary_rows, multi, inside)))
     in_sender = None
-    if single_in_sender is not None:
-        known = np.zeros(len(boundary_rows) + len(multi), dtype=bool)
-        in_sender = np.concatenate((known, single_in_sender[within]))[order]
+    if single_in_sender is not None:  # carried over by a mask: a sort beats an argsort
+        marked = np.zeros(len(index), dtype=bool)
+        marked[inside[single_in_sender[within]]] = True
+        in_sender = marked[rows]
     return _Hits(rows, edge[rows], in_sender)
 
 
