@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import os
 import re
@@ -62,11 +63,24 @@ def senders(documents: list[bytes]) -> list[str]:
 
 
 def fresh(document: bytes, n: int) -> bytes:
-    """The document with a unique identifier (and msgType Alert, so no reference is needed)."""
+    """The document as a new, live alert: a unique identifier, msgType Alert, current times.
+
+    A fresh identifier makes every post a real intake, msgType Alert needs
+    no reference, and `sent` now with `expires` hours ahead makes it a live
+    warning (the corpus files expired years ago, so each would otherwise be
+    expired by the worker's sweep the moment it is planned).
+    """
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    stamp = now.isoformat().encode()
+    later = (now + dt.timedelta(hours=6)).isoformat().encode()
     document = re.sub(
         rb"(<(?:\w+:)?identifier>)([^<]+)(<)", rb"\g<1>bench-%d-\2\3" % n, document, count=1
     )
     document = re.sub(rb"(<(?:\w+:)?msgType>)\w+(<)", rb"\1Alert\2", document, count=1)
+    document = re.sub(
+        rb"(<(?:\w+:)?(?:sent|effective|onset)>)[^<]+(<)", rb"\g<1>" + stamp + rb"\2", document
+    )
+    document = re.sub(rb"(<(?:\w+:)?expires>)[^<]+(<)", rb"\g<1>" + later + rb"\2", document)
     return re.sub(rb"<(?:\w+:)?references>[^<]*</(?:\w+:)?references>", b"", document)
 
 

@@ -126,6 +126,78 @@ async def transaction(
         yield session
 
 
+class _ProcessTurn:
+    """Writers of one SQLite database in different processes take turns, in order.
+
+    The turn is an exclusive `flock` on a file beside the database, which the
+    kernel hands on the moment it is released, where SQLite's busy handler
+    would sleep. A lock alone is not fair: the releasing process takes it
+    straight back for its next writer before a waiting process has even
+    woken, and a busy worker starved the API for seconds. So a writer first
+    queues on a second file, the gate, and holds it while it waits for the
+    turn: the next writer of the process that just finished finds the gate
+    taken and lets the waiting one go first.
+    """
+
+    def __init__(self, database: str) -> None:
+        self._paths = (f"{database}.writer-gate", f"{database}.writer-lock")
+        self._fds: tuple[int, int] | None = None
+        self._pid = 0
+
+    def __del__(self) -> None:  # the engine is gone: so are its descriptors
+        if self._fds is not None and self._pid == os.getpid():
+            for fd in self._fds:
+                os.close(fd)
+
+    def _files(self) -> tuple[int, int]:
+        if self._fds is None or self._pid != os.getpid():  # a forked child needs its own
+            gate, turn = (os.open(p, os.O_RDWR | os.O_CREAT, 0o600) for p in self._paths)
+            self._fds, self._pid = (gate, turn), os.getpid()
+        return self._fds
+
+    async def acquire(self) -> None:
+        """Take the turn: at once when nobody queues, else waiting in a thread."""
+        gate, turn = self._files()
+        if _try_flock(gate):
+            if _try_flock(turn):
+                fcntl.flock(gate, fcntl.LOCK_UN)
+                return
+            fcntl.flock(gate, fcntl.LOCK_UN)  # queue properly: the thread takes it again
+        waiting = asyncio.get_running_loop().run_in_executor(None, _take_in_order, gate, turn)
+        try:
+            await asyncio.shield(waiting)
+        except asyncio.CancelledError:
+            # The thread goes on waiting and will get the turn: give it straight back.
+            waiting.add_done_callback(self._give_back)
+            raise
+
+    def _give_back(self, waited: asyncio.Future[None]) -> None:
+        if not waited.cancelled() and waited.exception() is None:
+            self.release()
+
+    def release(self) -> None:
+        """Let the next writer in."""
+        if self._fds is not None and self._pid == os.getpid():
+            fcntl.flock(self._fds[1], fcntl.LOCK_UN)
+
+
+def _try_flock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _take_in_order(gate: int, turn: int) -> None:
+    """Blocking: queue at the gate, wait for the turn, leave the gate to the next in line."""
+    fcntl.flock(gate, fcntl.LOCK_EX)
+    try:
+        fcntl.flock(turn, fcntl.LOCK_EX)
+    finally:
+        fcntl.flock(gate, fcntl.LOCK_UN)
+
+
 class _WriterTurn:
     """Writers of one SQLite database take turns: in this process, then across processes.
 
@@ -134,56 +206,14 @@ class _WriterTurn:
     the lock sits idle between writers. Queued here, the next writer starts the
     moment the last one commits (200 concurrent one-row transactions: 4.0 ms
     each without, 1.3 ms with). A lock belongs to one event loop, so each loop
-    gets its own. Between processes (`tocsin serve`'s API and its worker) the
-    holder of the asyncio lock also takes an exclusive `flock` on a file beside
-    the database, which the kernel hands on the moment it is released.
+    gets its own. The holder of the asyncio lock then takes the turn between
+    processes (`tocsin serve`'s API and its worker): `_ProcessTurn`.
     """
 
     def __init__(self, database: str | None) -> None:
         self._locks: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = {}
         in_memory = not database or database == ":memory:"
-        self._lock_path = None if in_memory else f"{database}.writer-lock"
-        self._fd: int | None = None
-        self._fd_pid = 0
-
-    def __del__(self) -> None:  # the engine is gone: so is its lock file's descriptor
-        if self._fd is not None and self._fd_pid == os.getpid():
-            os.close(self._fd)
-
-    def _file(self) -> int | None:
-        if self._lock_path is None:
-            return None
-        if self._fd is None or self._fd_pid != os.getpid():  # a forked child needs its own
-            self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-            self._fd_pid = os.getpid()
-        return self._fd
-
-    async def acquire_file(self) -> None:
-        """Take the cross-process lock; at once when free, else waiting in a thread."""
-        fd = self._file()
-        if fd is None:
-            return
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            pass
-        waiting = asyncio.get_running_loop().run_in_executor(None, fcntl.flock, fd, fcntl.LOCK_EX)
-        try:
-            await asyncio.shield(waiting)
-        except asyncio.CancelledError:
-            # The thread goes on waiting and will get the lock: give it straight back.
-            waiting.add_done_callback(self._give_back)
-            raise
-
-    def _give_back(self, waited: asyncio.Future[None]) -> None:
-        if not waited.cancelled() and waited.exception() is None:
-            self.release_file()
-
-    def release_file(self) -> None:
-        """Let the next process's writer in."""
-        if self._fd is not None and self._fd_pid == os.getpid():
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self.processes = None if in_memory or database is None else _ProcessTurn(database)
 
     def lock(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
@@ -216,7 +246,8 @@ async def _one_writer_at_a_time(sessions: async_sessionmaker[AsyncSession]) -> A
         async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
             await lock.acquire()
             try:
-                await turn.acquire_file()
+                if turn.processes is not None:
+                    await turn.processes.acquire()
             except BaseException:
                 lock.release()
                 raise
@@ -231,5 +262,6 @@ async def _one_writer_at_a_time(sessions: async_sessionmaker[AsyncSession]) -> A
         yield
     finally:
         _HELD.reset(token)
-        turn.release_file()
+        if turn.processes is not None:
+            turn.processes.release()
         lock.release()

@@ -83,15 +83,8 @@ def _too_large(max_bytes: int) -> Problem:
     )
 
 
-async def _render(
-    session: AsyncSession,
-    context: AppContext,
-    alert: Alert,
-    references: list[str] | None = None,
-) -> AlertOut:
-    """The alert as the API shows it; `references` saves the lookup when the caller has them."""
-    if references is None:
-        references = await repository.referenced_ids(session, alert.id)
+async def _render(session: AsyncSession, context: AppContext, alert: Alert) -> AlertOut:
+    references = await repository.referenced_ids(session, alert.id)
     return AlertOut.of(alert, references, context.settings.public_url)
 
 
@@ -155,7 +148,11 @@ async def _stored(
     """
     async with transaction(context.sessions) as session:
         outcome = await intake.ingest(session, principal, document)
-        return outcome, await _render(session, context, outcome.alert, outcome.references)
+        references = outcome.references
+        if references is None:  # a replay: its links are read back
+            references = await repository.referenced_ids(session, outcome.alert.id)
+    # Rendered after commit: the write lock (SQLite has one) is held for the writes only.
+    return outcome, AlertOut.of(outcome.alert, references, context.settings.public_url)
 
 
 @router.get("", response_model=AlertPage, response_model_by_alias=True)

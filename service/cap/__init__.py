@@ -16,7 +16,7 @@ from service.cap.model import (
     ValidationResult,
 )
 from service.cap.signature import verify_signature
-from service.cap.validation import check_cap_schema, validate_cap
+from service.cap.validation import check_cap_schema, read_accepted_cap, validate_cap
 
 __all__ = [
     "CapAlert",
@@ -29,6 +29,7 @@ __all__ = [
     "SignatureVerdict",
     "ValidationResult",
     "check_cap_schema",
+    "read_accepted_cap",
     "validate_cap",
     "verify_signature",
 ]

@@ -19,7 +19,7 @@ from channels.cbs.serial import GeoScope, SerialNumber
 from channels.cbs.text import InfoText, additional_languages
 from channels.cbs.wac import WarningArea, encode_warning_area
 from service.alerts import repository as alerts
-from service.cap import CapAlert, CapInfo, validate_cap
+from service.cap import CapAlert, CapInfo, read_accepted_cap
 
 Profile = CmasProfile | EuAlertProfile | CustomProfile
 log = logging.getLogger(__name__)
@@ -31,10 +31,10 @@ class AlertContentMissingError(LookupError):
 
 @lru_cache(maxsize=256)
 def _parse(alert_id: str, content: bytes) -> CapAlert:
-    result = validate_cap(content, max_bytes=len(content) + 1)
-    if result.alert is None:  # accepted once, so this means the bytes were altered
+    alert = read_accepted_cap(content)
+    if alert is None:  # accepted once, so this means the bytes were altered
         raise AlertContentMissingError(f"alert {alert_id}: the stored CAP no longer parses")
-    return result.alert
+    return alert
 
 
 async def load_cap(session: AsyncSession, alert_id: str) -> CapAlert:

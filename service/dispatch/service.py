@@ -8,6 +8,7 @@ from service.alerts import repository as alerts
 from service.alerts.lifecycle import change_state
 from service.alerts.models import Alert
 from service.alerts.states import AlertState, DispatchClass
+from service.cap import CapAlert
 from service.context import AppContext
 from service.db import transaction, utcnow
 from service.dispatch import events, repository
@@ -27,7 +28,7 @@ async def process_alert(ctx: AppContext, alert_id: str) -> list[str]:
     is planned only while it is `approved` (planning moves it on).
     Returns the job ids to relay at once.
     """
-    await _resolve_targeting(ctx, alert_id)
+    cap = await _prepare(ctx, alert_id)
     async with transaction(ctx.sessions) as session:
         alert = await session.get(Alert, alert_id)
         if alert is None or alert.state != AlertState.APPROVED:
@@ -39,7 +40,7 @@ async def process_alert(ctx: AppContext, alert_id: str) -> list[str]:
             chains = await alerts.chains_affected_by(session, alert)
             planned = await plan_cancel(session, alert, chains | {alert.chain_id})
         else:
-            planned = await plan_alert(session, alert, await load_cap(session, alert_id))
+            planned = await plan_alert(session, alert, cap or await load_cap(session, alert_id))
         if not planned and not alert.sms_pending and not await _overtook(session, alert):
             await _nothing_to_send(session, alert)
         return [dispatch_job_id(dispatch.id, dispatch.attempts + 1) for dispatch in planned]
@@ -81,11 +82,26 @@ async def _nothing_to_send(session: AsyncSession, alert: Alert) -> None:
     await change_state(session, alert, target, actor=WORKER, reason="no channel to send on")
 
 
-async def _resolve_targeting(ctx: AppContext, alert_id: str) -> None:
-    from service.network.targeting import compute_targeting
+async def _prepare(ctx: AppContext, alert_id: str) -> CapAlert | None:
+    """Resolve targeting; the CAP model when the alert is about to be planned.
 
-    async with transaction(ctx.sessions) as session:
-        await compute_targeting(session, ctx.cell_indexes, alert_id)
+    Both are asked in a read first: the write lock that every intake needs
+    (SQLite has one writer) is taken only when there is targeting to store,
+    and parsing the document (milliseconds for a large alert) happens here,
+    not inside the planning transaction.
+    """
+    from service.network.targeting import compute_targeting, targeting_is_current
+
+    async with transaction(ctx.readers) as session:
+        current = await targeting_is_current(session, alert_id)
+        alert = await session.get(Alert, alert_id)
+        cap = None
+        if alert is not None and alert.state == AlertState.APPROVED and alert.msg_type != "Cancel":
+            cap = await load_cap(session, alert_id)
+    if not current:
+        async with transaction(ctx.sessions) as session:
+            await compute_targeting(session, ctx.cell_indexes, alert_id)
+    return cap
 
 
 async def expire_broadcasts(ctx: AppContext) -> list[str]:

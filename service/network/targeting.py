@@ -29,7 +29,7 @@ from geo import (
 )
 from service.alerts import repository as alerts_repository
 from service.areas.service import registry_for
-from service.cap import CapAlert, validate_cap
+from service.cap import CapAlert, read_accepted_cap
 from service.db import utcnow
 from service.network import repository
 from service.network.cap_areas import LocatedArea, alert_areas
@@ -54,10 +54,10 @@ class AlertTarget:
 
 
 def _parse(content: bytes) -> CapAlert:
-    result = validate_cap(content, strict=False, max_bytes=len(content) + 1)
-    if result.alert is None:  # it was accepted at intake; only a schema change could do this
+    alert = read_accepted_cap(content)  # checked at intake: read, not validated again
+    if alert is None:  # it was accepted at intake; only altered bytes could do this
         raise TargetingError("the stored CAP document no longer parses")
-    return result.alert
+    return alert
 
 
 def _area_problems(area: AlertArea, located: list[LocatedArea]) -> list[str]:
@@ -173,6 +173,21 @@ async def _target_operator(
     row.computed_at = utcnow()
     repository.save_targeting(session, row)
     return row
+
+
+async def targeting_is_current(
+    session: AsyncSession, alert_id: str, *, policy: Policy = INTERSECTS
+) -> bool:
+    """Whether `compute_targeting` would find nothing to do (no operator, or every row current).
+
+    Cheap and read-only, so a job can ask first and take the write lock
+    only when there is targeting to store.
+    """
+    operators = await repository.list_operators(session)
+    if not operators:
+        return await alerts_repository.get(session, alert_id) is not None
+    existing = {t.operator_id: t for t in await repository.targetings(session, alert_id)}
+    return all(_current(existing.get(o.id), o, policy) for o in operators)
 
 
 async def compute_targeting(
