@@ -222,12 +222,16 @@ class CellTable:
     def __iter__(self) -> Iterator[Cell]:
         return (self.cell(i) for i in range(len(self)))
 
-    def take(self, rows: npt.NDArray[np.intp]) -> CellTable:
-        """The table of ``rows`` (in that order): row ``i`` is this table's ``rows[i]``."""
+    def take(self, rows: npt.NDArray[np.intp], *, with_ids: bool = True) -> CellTable:
+        """The table of ``rows`` (in that order): row ``i`` is this table's ``rows[i]``.
+
+        ``with_ids=False`` leaves the ids empty strings, for a caller that
+        keeps them itself (gathering a million fixed-width ids costs 0.2 s).
+        """
         position = np.full(len(self), -1, dtype=np.intp)
         position[rows] = np.arange(len(rows))
         return CellTable(
-            ids=self.ids[rows],
+            ids=self.ids[rows] if with_ids else np.zeros(len(rows), dtype="<U1"),
             technology=self.technology[rows],
             lon=self.lon[rows],
             lat=self.lat[rows],

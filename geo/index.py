@@ -204,7 +204,7 @@ class CellIndex:
     inventory_row: npt.NDArray[np.int64]
     multi_part: npt.NDArray[np.bool_] = field(init=False, repr=False)
     group_anchors: npt.NDArray[np.float64] | None = field(init=False, repr=False)
-    _inventory_ids: IdArray = field(init=False, repr=False)  # the same str objects
+    _row_of_inventory: npt.NDArray[np.int64] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         # Every single-part member of a nesting group has the same anchor (the
@@ -218,9 +218,9 @@ class CellIndex:
             group_anchors = None  # not one anchor per group: test cell by cell
         object.__setattr__(self, "multi_part", multi_part)
         object.__setattr__(self, "group_anchors", group_anchors)
-        inventory_ids: IdArray = np.empty(len(self.ids), dtype=object)
-        inventory_ids[self.inventory_row] = self.ids
-        object.__setattr__(self, "_inventory_ids", inventory_ids)
+        row_of_inventory = np.empty(len(self.ids), dtype=np.int64)
+        row_of_inventory[self.inventory_row] = np.arange(len(self.ids))
+        object.__setattr__(self, "_row_of_inventory", row_of_inventory)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -237,7 +237,7 @@ class CellIndex:
             marked = np.zeros(len(self), dtype=bool)
             marked[self.inventory_row[rows]] = True
             inventory = np.flatnonzero(marked)
-        return tuple(self._inventory_ids[inventory].tolist())
+        return tuple(self.ids[self._row_of_inventory[inventory]].tolist())
 
     @classmethod
     def _assemble(
@@ -276,13 +276,15 @@ class CellIndex:
             ValueError: duplicate cell ids (import with ``import_cells`` first).
         """
         table = cells if isinstance(cells, CellTable) else CellTable.from_cells(cells)
-        order = _spatial_order(table)
-        table = table.take(order)  # so every object below is made in spatial order too
         names = table.ids.tolist()
         if len(set(names)) != len(table):
             raise ValueError("duplicate cell ids: collect cells with import_cells first")
-        ids: IdArray = np.array(names, dtype=object)
+        order = _spatial_order(table)
+        # Geometry is made in row order, so it lies in memory in spatial order; the
+        # id strings keep the inventory's (a loaded index makes them in row order).
+        ids: IdArray = np.array(names, dtype=object)[order]
         del names
+        table = table.take(order, with_ids=False)
         coverage = coverage_polygons(table, equal_area=True, shape=shape)
         anchors = _anchors(table, coverage)
         groups = _nesting_groups(table)
