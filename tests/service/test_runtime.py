@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -172,3 +173,62 @@ def _wait_for_delivery(base: str, alert_id: str, key: str) -> dict[str, object]:
             return dict(summary)
         assert time.monotonic() < deadline, f"delivery did not settle: {summary}"
         time.sleep(0.3)
+
+
+def worker_children(pid: int) -> list[int]:
+    """The `tocsin worker` processes a `tocsin serve` runs beside its API."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [
+        int(c)
+        for c in children
+        if alive(int(c)) and b"worker" in Path(f"/proc/{c}/cmdline").read_bytes()
+    ]
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
+def test_serve_runs_its_worker_as_a_child_restarts_it_and_stops_it(tmp_path: Path) -> None:
+    """The worker gets a core of its own; a crashed worker comes back; none outlives the API."""
+    port = free_port()
+    server = subprocess.Popen(
+        [TOCSIN, "serve"], env=embedded_env(tmp_path, port), cwd=tmp_path, stderr=subprocess.PIPE
+    )
+    try:
+        wait_for(lambda: len(worker_children(server.pid)) == 1, 60, "no worker child")
+        (first,) = worker_children(server.pid)
+        os.kill(first, signal.SIGKILL)  # a crash
+        wait_for(
+            lambda: worker_children(server.pid) not in ([], [first]), 30, "worker not restarted"
+        )
+        (second,) = worker_children(server.pid)
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert server.returncode == 0
+    assert not alive(second)
+
+
+def test_the_worker_child_stops_when_its_api_is_killed_outright(tmp_path: Path) -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [TOCSIN, "serve"], env=embedded_env(tmp_path, port), cwd=tmp_path, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for(lambda: len(worker_children(server.pid)) == 1, 60, "no worker child")
+        (child,) = worker_children(server.pid)
+        server.kill()  # SIGKILL: no chance to stop the child
+        server.wait(timeout=10)
+        wait_for(lambda: not alive(child), 20, "the orphaned worker kept running")
+    finally:
+        if server.poll() is None:
+            server.kill()
+        redis_pid = embedded_redis_pid(tmp_path / "data")
+        if alive(redis_pid):  # the killed API could not stop its Redis
+            os.kill(redis_pid, signal.SIGTERM)
