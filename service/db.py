@@ -131,9 +131,9 @@ class _ProcessTurn:
 
     The turn is an exclusive `flock` on a file beside the database, which the
     kernel hands on the moment it is released, where SQLite's busy handler
-    would sleep. A lock alone is not fair: the releasing process takes it
+    would sleep. A lock alone is not fair: the releasing process can take it
     straight back for its next writer before a waiting process has even
-    woken, and a busy worker starved the API for seconds. So a writer first
+    woken, so a busy worker could starve the API. So a writer first
     queues on a second file, the gate, and holds it while it waits for the
     turn: the next writer of the process that just finished finds the gate
     taken and lets the waiting one go first.
