@@ -192,15 +192,27 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> None
         time.sleep(0.1)
 
 
-def test_serve_runs_its_worker_as_a_child_restarts_it_and_stops_it(tmp_path: Path) -> None:
-    """The worker gets a core of its own; a crashed worker comes back; none outlives the API."""
-    port = free_port()
+def serve_with_its_worker(tmp_path: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """A `tocsin serve` on embedded defaults, once its worker child runs; and that child's pid."""
     server = subprocess.Popen(
-        [TOCSIN, "serve"], env=embedded_env(tmp_path, port), cwd=tmp_path, stderr=subprocess.PIPE
+        [TOCSIN, "serve"],
+        env=embedded_env(tmp_path, free_port()),
+        cwd=tmp_path,
+        stderr=subprocess.DEVNULL,
     )
     try:
         wait_for(lambda: len(worker_children(server.pid)) == 1, 60, "no worker child")
-        (first,) = worker_children(server.pid)
+    except BaseException:
+        server.kill()
+        raise
+    (child,) = worker_children(server.pid)
+    return server, child
+
+
+def test_serve_runs_its_worker_as_a_child_restarts_it_and_stops_it(tmp_path: Path) -> None:
+    """The worker gets a core of its own; a crashed worker comes back; none outlives the API."""
+    server, first = serve_with_its_worker(tmp_path)
+    try:
         os.kill(first, signal.SIGKILL)  # a crash
         wait_for(
             lambda: worker_children(server.pid) not in ([], [first]), 30, "worker not restarted"
@@ -216,13 +228,8 @@ def test_serve_runs_its_worker_as_a_child_restarts_it_and_stops_it(tmp_path: Pat
 
 
 def test_the_worker_child_stops_when_its_api_is_killed_outright(tmp_path: Path) -> None:
-    port = free_port()
-    server = subprocess.Popen(
-        [TOCSIN, "serve"], env=embedded_env(tmp_path, port), cwd=tmp_path, stderr=subprocess.DEVNULL
-    )
+    server, child = serve_with_its_worker(tmp_path)
     try:
-        wait_for(lambda: len(worker_children(server.pid)) == 1, 60, "no worker child")
-        (child,) = worker_children(server.pid)
         server.kill()  # SIGKILL: no chance to stop the child
         server.wait(timeout=10)
         wait_for(lambda: not alive(child), 20, "the orphaned worker kept running")
