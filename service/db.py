@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import DateTime, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -38,6 +39,18 @@ def is_postgres(session: AsyncSession) -> bool:
 def upsert_into(session: AsyncSession, table: Table) -> postgresql.Insert | sqlite.Insert:
     """An INSERT on `table` in the session's dialect, so it can take ON CONFLICT clauses."""
     return postgresql.insert(table) if is_postgres(session) else sqlite.insert(table)
+
+
+# PostgreSQL's deadlock_detected and serialization_failure: the transaction
+# was aborted only because another one got in its way; run again, it passes.
+_CONFLICT_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def lost_a_conflict(exc: BaseException) -> bool:
+    """Whether `exc` is a transaction the database aborted to break a lock conflict."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    return getattr(exc.orig, "sqlstate", None) in _CONFLICT_SQLSTATES
 
 
 def utcnow() -> dt.datetime:

@@ -12,6 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service.db import lost_a_conflict
+
 log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -69,6 +71,8 @@ PROBLEM_TYPES: dict[str, str] = {
     "timestamp. Nothing is stored.",
     "unknown-endpoint": "The status callback URL names an operator or JSON CBC endpoint that "
     "is not configured.",
+    "write-conflict": "The database aborted this request's transaction to break a lock "
+    "conflict with another one. Nothing of it is stored; retry after `Retry-After` seconds.",
     "internal-error": "An unexpected error; quote the correlation id when reporting it.",
 }
 
@@ -127,6 +131,19 @@ def problem_response(problem: Problem, instance: str | None = None) -> JSONRespo
     )
 
 
+def _write_conflict() -> Problem:
+    # PostgreSQL rolled the whole transaction back: answering 503 with
+    # Retry-After lets the sender post again instead of reading a 500 as lost.
+    log.warning("a request lost a lock conflict; asked the client to retry")
+    return Problem(
+        503,
+        "write-conflict",
+        "Try again",
+        "Another request held what this one needed; nothing was stored.",
+        headers={"Retry-After": "1"},
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Make every error path of `app` answer with a problem document."""
 
@@ -154,6 +171,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(problem, request.url.path)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if lost_a_conflict(exc):
+            return problem_response(_write_conflict(), request.url.path)
         correlation_id = uuid.uuid4().hex
         log.exception("unexpected error", extra={"correlation_id": correlation_id})
         problem = Problem(

@@ -17,6 +17,7 @@ from typing import Any
 
 from arq.worker import Worker
 
+from channels.tasks import cancel_until_done
 from service.context import AppContext
 from service.dispatch.jobs import FUNCTIONS
 from service.dispatch.registry import ChannelRegistry
@@ -112,9 +113,7 @@ async def running_worker(app: AppContext, name: str = "worker") -> AsyncIterator
     try:
         yield workers
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*(cancel_until_done(task) for task in tasks))
         await _finish_running_jobs(workers)
         await registry.close()
         log.info("worker stopped", extra={"worker": name})

@@ -144,7 +144,7 @@ async def ingest(
         original = AlertDocument(alert_id=alert.id, content=content, content_type=content_type)
         await repository.add(session, alert, original)
         await repository.add_references(session, alert.id, referenced_ids)
-        await audit.record(
+        audit.record(
             session,
             actor=principal.actor,
             action="alert.received",

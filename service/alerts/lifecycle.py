@@ -31,7 +31,7 @@ async def change_state(
     alert.state_reason = reason
     alert.state_changed_at = utcnow()
     session.add(alert)
-    await audit.record(
+    audit.record(
         session,
         actor=actor,
         action="alert.state",

@@ -26,27 +26,25 @@ _MOVE_HEAD = (
 )
 
 
-async def lock_head(session: AsyncSession) -> tuple[int, str]:
+def lock_head(session: Session) -> tuple[int, str]:
     """Lock the chain's tip for the rest of the transaction; return (last seq, its hash).
 
     A no-op UPDATE on purpose: it takes the lock (row lock on PostgreSQL, the
     write lock on SQLite) that serialises appends, so concurrent appends form
-    one chain, not a fork.
+    one chain, not a fork. Sync, like `move_head`: both run in the session's
+    `before_commit` hook, inside the async session's greenlet, so the
+    statements still go through the async driver.
     """
-    row = (await (await session.connection()).execute(_LOCK_HEAD)).one_or_none()
+    row = session.connection().execute(_LOCK_HEAD).one_or_none()
     if row is None:
         session.add(AuditHead(id=1, seq=0, hash=GENESIS_HASH))
-        await session.flush()
+        session.flush()
         return 0, GENESIS_HASH
     return int(row[0]), str(row[1])
 
 
 def move_head(session: Session, seq: int, digest: str) -> None:
-    """Point the tip at the last event of this transaction (once, before commit).
-
-    Sync on purpose: it runs in the session's `before_commit` hook, inside the
-    async session's greenlet, so the statement still goes through the driver.
-    """
+    """Point the tip at the last event of this transaction (once, before commit)."""
     session.connection().execute(_MOVE_HEAD, {"tip_seq": seq, "tip": digest})
 
 

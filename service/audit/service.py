@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,66 +15,86 @@ from service.audit.chain import event_hash
 from service.audit.models import GENESIS_HASH, AuditEvent
 from service.db import utcnow
 
-# session.info slot: (seq, hash) of this transaction's last event, until commit.
-_TIP_KEY = "tocsin.audit_tip"
+# session.info slot: this transaction's events, sealed into the chain at commit.
+_PENDING_KEY = "tocsin.audit_pending"
 
 
-async def record(
+@dataclass(frozen=True)
+class _Unsealed:
+    """An event recorded in a transaction, not yet given its place in the chain."""
+
+    actor: str
+    action: str
+    alert_id: str | None
+    detail: dict[str, Any]
+
+
+def record(
     session: AsyncSession,
     *,
     actor: str,
     action: str,
     alert_id: str | None = None,
     detail: dict[str, Any] | None = None,
-) -> AuditEvent:
+) -> None:
     """Append one event to the chain, inside the caller's transaction.
 
-    The first event of a transaction locks the chain's tip; later ones
-    continue from the tip the session remembers, and the tip row is moved
-    once, just before commit (`_move_tip`): an intake writes three events
-    with two statements on the tip instead of six.
+    The event takes its place in the chain just before commit (`_seal`),
+    with every other event of the transaction. The chain's tip is a lock
+    that every writer shares, so it is taken last, after all the rows the
+    transaction changes: a job holding an alert row and waiting for the tip
+    can then never block one holding the tip and waiting for that alert
+    (CI saw that deadlock on PostgreSQL). One lock and one move of the tip
+    per transaction, however many events.
     """
-    tip: tuple[int, str] | None = session.info.get(_TIP_KEY)
-    last_seq, prev_hash = await repository.lock_head(session) if tip is None else tip
-    seq = last_seq + 1
-    at = utcnow()
-    detail = detail or {}
-    digest = event_hash(
-        seq=seq,
-        at=at,
-        actor=actor,
-        action=action,
-        alert_id=alert_id,
-        detail=detail,
-        prev_hash=prev_hash,
-    )
-    event = AuditEvent(
-        seq=seq,
-        at=at,
-        actor=actor,
-        action=action,
-        alert_id=alert_id,
-        detail=detail,
-        prev_hash=prev_hash,
-        hash=digest,
-    )
-    session.add(event)
-    session.info[_TIP_KEY] = (seq, digest)
-    return event
+    pending: list[_Unsealed] = session.info.setdefault(_PENDING_KEY, [])
+    pending.append(_Unsealed(actor, action, alert_id, detail or {}))
 
 
 @sa_event.listens_for(Session, "before_commit")
-def _move_tip(session: Session) -> None:
-    """Write the tip this transaction's events reached (on the sync session of an AsyncSession)."""
-    tip: tuple[int, str] | None = session.info.pop(_TIP_KEY, None)
-    if tip is not None:
-        repository.move_head(session, *tip)
+def _seal(session: Session) -> None:
+    """Chain this transaction's events and move the tip (on the sync session of an AsyncSession)."""
+    pending: list[_Unsealed] | None = session.info.pop(_PENDING_KEY, None)
+    if not pending:
+        return
+    session.flush()  # every other row is locked first; the tip is the last lock taken
+    seq, prev_hash = repository.lock_head(session)
+    at = utcnow()  # at commit, so times rise with the sequence
+    for unsealed in pending:
+        seq += 1
+        event = _sealed(unsealed, seq=seq, at=at, prev_hash=prev_hash)
+        session.add(event)
+        prev_hash = event.hash
+    session.flush()
+    repository.move_head(session, seq, prev_hash)
+
+
+def _sealed(unsealed: _Unsealed, *, seq: int, at: dt.datetime, prev_hash: str) -> AuditEvent:
+    digest = event_hash(
+        seq=seq,
+        at=at,
+        actor=unsealed.actor,
+        action=unsealed.action,
+        alert_id=unsealed.alert_id,
+        detail=unsealed.detail,
+        prev_hash=prev_hash,
+    )
+    return AuditEvent(
+        seq=seq,
+        at=at,
+        actor=unsealed.actor,
+        action=unsealed.action,
+        alert_id=unsealed.alert_id,
+        detail=unsealed.detail,
+        prev_hash=prev_hash,
+        hash=digest,
+    )
 
 
 @sa_event.listens_for(Session, "after_rollback")
-def _forget_tip(session: Session) -> None:
-    """A rolled-back transaction's events are gone; the next one starts from the stored tip."""
-    session.info.pop(_TIP_KEY, None)
+def _forget_pending(session: Session) -> None:
+    """A rolled-back transaction's events are gone with it."""
+    session.info.pop(_PENDING_KEY, None)
 
 
 @dataclass(frozen=True)

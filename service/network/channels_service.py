@@ -31,7 +31,7 @@ async def set_channels(
     operator.channels = config.stored()
     operator.last_good_cbc = None
     session.add(operator)
-    await audit.record(
+    audit.record(
         session,
         actor=actor,
         action="operator.channels",

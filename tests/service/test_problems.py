@@ -51,3 +51,26 @@ async def test_unexpected_errors_are_500_problems_without_internals() -> None:
     assert body["type"] == "/problems/internal-error"
     assert len(body["correlation_id"]) == 32
     assert "secret" not in response.text
+
+
+async def test_a_request_that_lost_a_deadlock_is_asked_to_retry() -> None:
+    import httpx
+    import psycopg.errors
+    from sqlalchemy.exc import OperationalError
+
+    from service.app import create_app
+
+    app = create_app()
+
+    async def deadlocked() -> None:
+        orig = psycopg.errors.DeadlockDetected("deadlock detected")
+        raise OperationalError("UPDATE alerts ...", {}, orig)
+
+    app.add_api_route("/deadlocked", deadlocked)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        response = await client.get("/deadlocked")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert response.json()["type"] == "/problems/write-conflict"
+    assert "UPDATE" not in response.text

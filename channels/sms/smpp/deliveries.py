@@ -17,6 +17,7 @@ from channels.sms.gateway import ReceiptHandler
 from channels.sms.receipts import DeliveryReceipt, ReceiptFormatError, parse_smpp_receipt
 from channels.sms.smpp.correlation import MessageIdIndex
 from channels.sms.smpp.pdu import MessageBody, Pdu, PduError
+from channels.tasks import cancel_until_done
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,5 @@ class ReceiptPump:
             await asyncio.sleep(min(self._late_match, grace))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._queue.join(), grace)
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
+        await cancel_until_done(self._task)
         self._task = None

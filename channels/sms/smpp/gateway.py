@@ -46,6 +46,7 @@ from channels.sms.smpp.pdu import (
     decode_id_body,
 )
 from channels.sms.smpp.session import BindRefused, SessionSettings, SmppSession
+from channels.tasks import cancel_until_done
 
 log = logging.getLogger(__name__)
 
@@ -323,8 +324,7 @@ class SmppGateway:
     async def close(self) -> None:
         """Unbind, stop rebinding, and hand over the receipts already received."""
         if self._supervisor is not None:
-            self._supervisor.cancel()
-            await asyncio.gather(self._supervisor, return_exceptions=True)
+            await cancel_until_done(self._supervisor)
             self._supervisor = None
         if self._session is not None:
             await self._session.close(unbind=True)
