@@ -27,6 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.types import TypeDecorator
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.sqlite_inline import inline_connector
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 log = logging.getLogger(__name__)
 
@@ -92,7 +94,8 @@ def create_engine(url: str, *, pool_size: int = 10, read_only: bool = False) -> 
     for the write lock that `BEGIN IMMEDIATE` takes.
     """
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        connect = inline_connector(url, timeout_s=SQLITE_BUSY_TIMEOUT_MS / 1000)
+        engine = create_async_engine(url, async_creator=connect)
         _configure_sqlite(engine, immediate=not read_only)
         if not read_only:
             _SQLITE_WRITERS[engine.sync_engine] = _WriterTurn(engine.sync_engine.url.database)
