@@ -48,7 +48,8 @@ async def plan_alert(session: AsyncSession, alert: Alert, cap: CapAlert) -> list
     Its SMS are planned by their own job (`sms_planning`), staged here: the
     recipients' rows must not hold back the broadcasts' commit.
     """
-    chains = {alert.chain_id, *await _referenced_chains(session, alert)}
+    # The chains it references: none to look up for an alert that references nothing.
+    chains = {alert.chain_id, *(await _referenced_chains(session, alert) if cap.references else ())}
     targetings = await repository.targetings(session, alert.id)
     planned: list[Dispatch] = []
     if alert.msg_type == "Update":

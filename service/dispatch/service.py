@@ -39,9 +39,14 @@ async def process_alert(ctx: AppContext, alert_id: str) -> list[str]:
         if alert.msg_type == "Cancel":
             chains = await alerts.chains_affected_by(session, alert)
             planned = await plan_cancel(session, alert, chains | {alert.chain_id})
+            references = True
         else:
-            planned = await plan_alert(session, alert, cap or await load_cap(session, alert_id))
-        if not planned and not alert.sms_pending and not await _overtook(session, alert):
+            cap = cap or await load_cap(session, alert_id)
+            planned = await plan_alert(session, alert, cap)
+            references = bool(cap.references)
+        # Only an alert that references others can have cancelled one of their broadcasts.
+        overtook = references and await _overtook(session, alert)
+        if not planned and not alert.sms_pending and not overtook:
             await _nothing_to_send(session, alert)
         return [dispatch_job_id(dispatch.id, dispatch.attempts + 1) for dispatch in planned]
 
@@ -93,8 +98,9 @@ async def _prepare(ctx: AppContext, alert_id: str) -> CapAlert | None:
     from service.network.targeting import compute_targeting, targeting_is_current
 
     async with transaction(ctx.readers) as session:
-        current = await targeting_is_current(session, alert_id)
+        # Loaded first and held: the session keeps loaded rows only while they are referenced.
         alert = await session.get(Alert, alert_id)
+        current = await targeting_is_current(session, alert_id)
         cap = None
         if alert is not None and alert.state == AlertState.APPROVED and alert.msg_type != "Cancel":
             cap = await load_cap(session, alert_id)
