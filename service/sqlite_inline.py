@@ -56,7 +56,9 @@ class _CallAtOnce:
     """Stands where aiosqlite queues calls for its thread: runs each one now.
 
     A bulk statement runs in the loop's default executor instead; its caller
-    awaits it, so the connection is still used by one caller at a time.
+    awaits it, so the connection is still used by one caller at a time. If
+    that caller is cancelled meanwhile, the rollback that follows waits on
+    SQLite's own connection mutex until the statement ends.
     """
 
     def put_nowait(self, item: tuple[asyncio.Future[Any] | None, Call]) -> None:
