@@ -11,9 +11,12 @@ file so a restart rebuilds geometry in C instead of recomputing sectors.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,6 +138,43 @@ def _anchors(table: CellTable, coverage: GeometryArray) -> npt.NDArray[np.float6
     anchors[measured] = shapely.get_coordinates(shapely.point_on_surface(coverage[measured]))
     anchors[shapely.get_type_id(coverage) != 3] = np.nan
     return anchors
+
+
+_pause_lock = threading.Lock()
+_pause_depth = 0  # builds and loads running now (in any thread)
+_pause_resumes = False  # whether the collector was on when the first of them began
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while an index's geometry is made.
+
+    Every Shapely geometry is an object the collector tracks, and making a
+    million of them set off six or seven full collections, each walking every
+    object made so far: 0.3-0.6 s of a 1,000,000-cell build and as much
+    again of a load (bench/geo.py). Geometries hold no reference cycles, so
+    nothing is lost by waiting. The last build or load to finish turns the
+    collector back on (if it was on) and runs one full collection, so the
+    new objects are walked once, here, rather than in whatever request
+    allocates next. Several threads may build at once: a counter under a
+    lock keeps the collector off until all have finished.
+    """
+    global _pause_depth, _pause_resumes
+    with _pause_lock:
+        if _pause_depth == 0:
+            _pause_resumes = gc.isenabled()
+            gc.disable()
+        _pause_depth += 1
+    try:
+        yield
+    finally:
+        with _pause_lock:
+            _pause_depth -= 1
+            resume = _pause_depth == 0 and _pause_resumes
+            if resume:
+                gc.enable()
+        if resume:
+            gc.collect()
 
 
 _CHUNK = 16384  # GEOS builds small batches three times faster than one huge one
@@ -275,6 +315,13 @@ class CellIndex:
         Raises:
             ValueError: duplicate cell ids (import with ``import_cells`` first).
         """
+        with _collector_paused():
+            return cls._build(cells, version=version, shape=shape)
+
+    @classmethod
+    def _build(
+        cls, cells: CellTable | Iterable[Cell], *, version: str, shape: CoverageShape | None
+    ) -> CellIndex:
         table = cells if isinstance(cells, CellTable) else CellTable.from_cells(cells)
         names = table.ids.tolist()
         if len(set(names)) != len(table):
@@ -368,7 +415,8 @@ class CellIndex:
         except (OSError, ValueError) as exc:
             raise IndexFormatError(f"cannot read cell index {path}: {exc}") from exc
         try:
-            return cls._from_mapped(data)
+            with _collector_paused():
+                return cls._from_mapped(data)
         except (KeyError, ValueError, TypeError, IndexError, UnicodeDecodeError) as exc:
             raise IndexFormatError(f"damaged cell index {path}: {exc}") from exc
         finally:
