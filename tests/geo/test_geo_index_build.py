@@ -1,4 +1,4 @@
-"""The cell index pauses Python's cyclic collector while it makes geometry."""
+"""Building the cell index: the duplicate-id check and the paused cyclic collector."""
 
 from __future__ import annotations
 
@@ -74,3 +74,29 @@ def test_a_failed_build_turns_the_collector_back_on() -> None:
     with pytest.raises(ValueError, match="duplicate"):
         CellIndex.build(doubled, version="v")
     assert gc.isenabled()
+
+
+@pytest.mark.parametrize(
+    ("ids", "duplicated"),
+    [
+        (["001-01-1-1", "001-01-1-2", "001-01-1-10"], False),
+        (["ab", "abc", "a"], False),  # a prefix is another id (NUL padding)
+        (["001-01-1-1", "001-01-1-2", "001-01-1-1"], True),
+        (["x"], False),
+        ([], False),
+    ],
+)
+def test_duplicate_ids_are_found_by_hash(ids: list[str], duplicated: bool) -> None:
+    assert geo.index._has_duplicates(np.array(ids, dtype=np.str_)) is duplicated
+
+
+def test_a_hash_tie_is_settled_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    # With every factor 0 every hash ties, so only the exact check can answer.
+    monkeypatch.setattr(geo.index, "_ID_HASH", np.zeros(64, dtype=np.uint64))
+    assert not geo.index._has_duplicates(np.array(["a", "b", "c"], dtype=np.str_))
+    assert geo.index._has_duplicates(np.array(["a", "b", "a"], dtype=np.str_))
+
+
+def test_ids_longer_than_the_hash_covers_are_still_checked() -> None:
+    long = ["x" * 70 + "1", "x" * 70 + "2", "x" * 70 + "1"]
+    assert geo.index._has_duplicates(np.array(long, dtype=np.str_))
