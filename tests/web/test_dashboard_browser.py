@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import re
 
 import pytest
-from playwright.async_api import BrowserContext, Page, expect
+from playwright.async_api import BrowserContext, Page, Route, expect
 
 from service.demo import CAP_HEADERS, demo_alerts
 from tests.service.capdocs import cap_alert
@@ -109,6 +110,40 @@ async def test_manager_approves_a_pending_alert_and_sees_it_dispatch(
     await expect(page.locator("#alert-state")).to_have_text("active")
     await expect(page.locator("#audit-card")).to_contain_text("approved")
     assert not errors, errors
+
+
+async def test_a_late_older_snapshot_of_the_alert_does_not_undo_its_state(
+    stack: Stack, browser: BrowserContext
+) -> None:
+    # Each event makes the page re-read the alert, and the answers can come back
+    # in any order. Hold back the first read after the approval, let the alert
+    # become active on the page, then deliver that read as an older snapshot.
+    document = cap_alert("web-late-1", headline="Late answer", polygon=ICELAND, expires=FAR)
+    alert_id = await post(stack, stack.approval.sender, document)
+    page = await browser.new_page()
+    await sign_in(page, stack, stack.demo.manager_key)
+    await page.locator(f"#alert-rows tr[data-id='{alert_id}']").click()
+    await expect(page.locator("#alert-state")).to_have_text("pending-approval")
+    held: list[Route] = []
+    release = asyncio.Event()
+
+    async def hold_first(route: Route) -> None:
+        if route.request.method != "GET" or held:
+            await route.continue_()
+            return
+        held.append(route)
+        response = await route.fetch()
+        snapshot = await response.json()
+        await release.wait()
+        await route.fulfill(response=response, json=snapshot | {"state": "approved"})
+
+    await page.route(f"**/api/v1/alerts/{alert_id}", hold_first)
+    await page.click("#approve")
+    await expect(page.locator("#alert-state")).to_have_text("active")
+    assert held, "no read of the alert was held back"
+    release.set()
+    await page.wait_for_timeout(500)  # the held answer arrives and is handled
+    assert await page.locator("#alert-state").inner_text() == "active"
 
 
 async def test_approving_ones_own_alert_is_refused_with_the_problem(

@@ -14,6 +14,11 @@ const CANCELLABLE = new Set(["approved", "dispatching", "active"]);
 // SMS delivery reports raise no event (there can be millions): while some are
 // awaited, the summary is also re-read on this interval.
 const RECEIPTS_POLL_MS = 2000;
+// An alert on its way (approved, dispatching) is also re-read on this interval:
+// its next state shows even if the event announcing it was missed (a stream
+// reconnecting).
+const MOVING = new Set(["approved", "dispatching"]);
+const MOVING_POLL_MS = 3000;
 const NOT_ACTUAL = {
   Test: "TEST — not a live warning: test channels and test recipients only",
   Exercise: "EXERCISE — not a live warning: exercise channels and test recipients only",
@@ -33,6 +38,8 @@ export class AlertDetail {
     this.onProblem = onProblem;
     this.onStatus = onStatus;
     this.alert = null;
+    this.alertAsked = 0; // snapshots of the alert asked for, and the last one shown
+    this.alertShown = 0;
     this.events = [];
     this.mapDrawn = null;
     this.refresh = throttle(() => this.loadDelivery(), REFRESH_MS);
@@ -69,6 +76,7 @@ export class AlertDetail {
   stop() {
     this.stopped = true;
     clearTimeout(this.receiptsTimer);
+    clearTimeout(this.movingTimer);
     if (this.stream) this.stream.stop();
   }
 
@@ -86,11 +94,30 @@ export class AlertDetail {
 
   async loadAlert() {
     try {
-      this.show(await request(`/api/v1/alerts/${encodeURIComponent(this.id)}`));
+      await this.fetchAlert(`/api/v1/alerts/${encodeURIComponent(this.id)}`);
     } catch (error) {
       this.onProblem(error);
     }
     if (this.isManager) this.loadAudit();
+  }
+
+  // Several reads of the alert can be in flight (each event asks for one, and
+  // an approval answers with one); their answers may come back in any order.
+  // Only an answer to the latest request is shown, so a late, older snapshot
+  // cannot put the page back on a state the alert has left.
+  async fetchAlert(path, options) {
+    const asked = ++this.alertAsked;
+    const alert = await request(path, options);
+    if (asked < this.alertShown || this.stopped) return;
+    this.alertShown = asked;
+    this.show(alert);
+  }
+
+  watchMoving(state) {
+    clearTimeout(this.movingTimer);
+    if (!this.stopped && MOVING.has(state)) {
+      this.movingTimer = setTimeout(() => this.loadAlert(), MOVING_POLL_MS);
+    }
   }
 
   async loadDelivery() {
@@ -131,6 +158,7 @@ export class AlertDetail {
   show(alert) {
     const stateChanged = !this.alert || this.alert.state !== alert.state;
     this.alert = alert;
+    this.watchMoving(alert.state);
     const infos = (alert.summary && alert.summary.infos) || [];
     replace(this.header,
       NOT_ACTUAL[alert.status] ? h("div", {className: "test-banner"}, NOT_ACTUAL[alert.status]) : null,
@@ -175,7 +203,7 @@ export class AlertDetail {
       replace(note);
       try {
         const path = `/api/v1/alerts/${encodeURIComponent(this.id)}/${verb}`;
-        this.show(await request(path, {method: "POST", body}));
+        await this.fetchAlert(path, {method: "POST", body});
         this.refresh();
       } catch (error) {
         replace(note, error instanceof ApiError ? `${error.title}: ${error.detail}` : String(error));
