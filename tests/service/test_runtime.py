@@ -8,12 +8,16 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
+import redis
+
+from service.embedded import EmbeddedRedis
 
 TOCSIN = str(Path(sys.executable).with_name("tocsin"))
 
@@ -239,3 +243,29 @@ def test_the_worker_child_stops_when_its_api_is_killed_outright(tmp_path: Path) 
         redis_pid = embedded_redis_pid(tmp_path / "data")
         if alive(redis_pid):  # the killed API could not stop its Redis
             os.kill(redis_pid, signal.SIGTERM)
+
+
+def test_embedded_redis_stops_once_a_client_that_is_leaving_has_gone(tmp_path: Path) -> None:
+    server = EmbeddedRedis(tmp_path / "data")
+    pid = embedded_redis_pid(tmp_path / "data")
+    other = redis.Redis(unix_socket_path=str(server.socket_path))
+    other.ping()
+    leaving = threading.Timer(0.5, other.close)  # like the worker child exiting
+    leaving.start()
+    server.stop()
+    leaving.join()
+    assert not alive(pid)
+
+
+def test_embedded_redis_stays_for_a_client_that_does_not_leave(tmp_path: Path) -> None:
+    server = EmbeddedRedis(tmp_path / "data")
+    pid = embedded_redis_pid(tmp_path / "data")
+    other = redis.Redis(unix_socket_path=str(server.socket_path))
+    other.ping()
+    try:
+        server.stop(wait_for_clients_s=0.3)
+        assert alive(pid)  # another process still uses it
+        assert other.ping()
+    finally:
+        other.close()
+        os.kill(pid, signal.SIGTERM)  # the last user's turn to stop it
