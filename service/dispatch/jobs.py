@@ -38,8 +38,10 @@ def _rerun_on_conflict(job: _Job[_T]) -> _Job[_T]:
     Locks are taken in one order where one order exists (the audit tip always
     last), but an alert and the one that cancels it are locked in either
     order by different jobs. PostgreSQL then aborts one transaction; it is
-    rolled back whole and the job is idempotent, so running it again is what
-    the stall sweep would do 45 s later, only sooner.
+    rolled back whole, and running the job again is what the stall sweep
+    would do 45 s later, only sooner. A job's earlier transactions may have
+    committed (an SMS batch claims its attempt first), so the second try
+    resumes that attempt (``resumed``) instead of taking it for a duplicate.
     """
 
     @functools.wraps(job)
@@ -102,7 +104,9 @@ async def run_broadcast(ctx: dict[str, Any], dispatch_id: str, attempt: int) -> 
 async def run_sms_batch(ctx: dict[str, Any], dispatch_id: str, attempt: int) -> str:
     app, registry = _app(ctx)
     with log_context(**await _log_ids(app, dispatch_id, attempt)):
-        outcome = await sms_send.run_sms_batch(app, registry, dispatch_id, attempt)
+        # A second try of the same job resumes the attempt its first try claimed.
+        resumed = int(ctx.get("job_try", 1)) > 1
+        outcome = await sms_send.run_sms_batch(app, registry, dispatch_id, attempt, resumed=resumed)
         return await _finish(app, outcome)
 
 

@@ -51,15 +51,27 @@ _STOPPED = {AlertState.CANCELLED, AlertState.EXPIRED, AlertState.COMPLETED, Aler
 
 
 async def run_sms_batch(
-    ctx: AppContext, registry: ChannelRegistry, dispatch_id: str, attempt: int
+    ctx: AppContext,
+    registry: ChannelRegistry,
+    dispatch_id: str,
+    attempt: int,
+    *,
+    resumed: bool = False,
 ) -> Outcome:
-    """Carry out attempt `attempt` of an SMS batch (or of the stop of a location job)."""
+    """Carry out attempt `attempt` of an SMS batch (or of the stop of a location job).
+
+    `resumed`: the queue runs this attempt's job again because its last run
+    ended early (a transaction lost a deadlock and was rolled back, or the
+    worker died) after the attempt was claimed. Without it the claim would
+    read that as a stale duplicate and stop, leaving the batch unfinished
+    (and its alert dispatching) until the stall sweep.
+    """
     async with transaction(ctx.sessions) as session:
         dispatch = await repository.get(session, dispatch_id)
         stop = dispatch is not None and is_location_stop(dispatch)
     if stop:
         return await run_location_stop(ctx, registry, dispatch_id, attempt)
-    claimed = await _claim(ctx, dispatch_id, attempt)
+    claimed = await _claim(ctx, dispatch_id, attempt, resumed=resumed)
     if claimed is None:
         return Sent()
     operator, texts, location = claimed
@@ -131,17 +143,20 @@ async def _resend_pinned(
 
 
 async def _claim(
-    ctx: AppContext, dispatch_id: str, attempt: int
+    ctx: AppContext, dispatch_id: str, attempt: int, *, resumed: bool = False
 ) -> tuple[Operator, dict[str, str], LocationSms | None] | None:
-    """Take attempt `attempt`: the operator, the text per language, the location job if any."""
+    """Take attempt `attempt`: the operator, the text per language, the location job if any.
+
+    A resumed attempt takes over its own earlier claim; its recipients left
+    `sending` are marked unknown below (never sent twice), and the queued
+    ones are sent.
+    """
     async with transaction(ctx.sessions) as session:
         dispatch = await repository.get_for_update(session, dispatch_id)
-        if (
-            dispatch is None
-            or dispatch.state != DispatchState.QUEUED
-            or dispatch.attempts >= attempt
-        ):
+        if dispatch is None or dispatch.state != DispatchState.QUEUED:
             return None
+        if dispatch.attempts > attempt or (dispatch.attempts == attempt and not resumed):
+            return None  # a stale duplicate of this or an earlier attempt
         alert = await session.get(Alert, dispatch.alert_id)
         operator = await session.get(Operator, dispatch.operator_id)
         assert alert is not None

@@ -101,7 +101,9 @@ async def test_sms_job_lines_carry_the_alert_id(
     await plan_pending_sms(app_context, alert["id"])  # SMS batches are planned after the rest
     (batch,) = await _dispatches(app_context, alert["id"])
 
-    async def sending(app: AppContext, registry: Any, dispatch_id: str, attempt: int) -> Outcome:
+    async def sending(
+        app: AppContext, registry: Any, dispatch_id: str, attempt: int, *, resumed: bool = False
+    ) -> Outcome:
         logging.getLogger("service.dispatch.sms_send").info("window sent")
         return Sent()
 
@@ -119,7 +121,9 @@ async def test_sms_job_lines_carry_the_alert_id(
 async def test_a_job_for_a_dispatch_that_is_gone_still_logs_its_dispatch_id(
     app_context: AppContext, captured: io.StringIO, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def sending(app: AppContext, registry: Any, dispatch_id: str, attempt: int) -> Outcome:
+    async def sending(
+        app: AppContext, registry: Any, dispatch_id: str, attempt: int, *, resumed: bool = False
+    ) -> Outcome:
         logging.getLogger("service.dispatch.sms_send").info("window sent")
         return Sent()
 

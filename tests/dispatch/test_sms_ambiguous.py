@@ -16,9 +16,10 @@ from channels.sms.receipts import ReceiptState
 from service.context import AppContext
 from service.db import transaction
 from service.delivery.models import SmsMessage, SmsState
-from service.dispatch.models import Dispatch
+from service.dispatch import jobs
+from service.dispatch.models import Dispatch, DispatchState
 from service.dispatch.outcomes import RetryLater, Sent
-from service.dispatch.sms_send import run_sms_batch
+from service.dispatch.sms_send import _claim, run_sms_batch
 from service.recipients.models import Subscriber
 from tests.dispatch.conftest import channels_for, make_network, plan_now
 from tests.dispatch.test_dispatch_e2e import FAR, NAIROBI_POLYGON, _a_targeted_cell, post
@@ -176,3 +177,50 @@ async def test_submitted_at_only_when_a_gateway_took_something(
     await run_sms_batch(app_context, FakeRegistry([gateway]), dispatch_id, 1)  # type: ignore[arg-type]
     submitted_at = (await _dispatch(app_context, dispatch_id)).submitted_at
     assert (submitted_at is not None) is accepted
+
+
+async def _claimed_by_a_run_that_died(ctx: AppContext, dispatch_id: str, in_flight: int) -> None:
+    """Attempt 1 claimed and `in_flight` recipients taken for sending, then nothing more."""
+    assert await _claim(ctx, dispatch_id, 1) is not None
+    async with transaction(ctx.sessions) as session:
+        rows = (await session.exec(select(SmsMessage).order_by(SmsMessage.id))).all()
+        for row in rows[:in_flight]:
+            row.state = SmsState.SENDING
+            session.add(row)
+
+
+async def test_a_resumed_attempt_finishes_the_batch_its_first_run_claimed(
+    app_context: AppContext, api: httpx.AsyncClient, keys: Keys
+) -> None:
+    # The first run lost a deadlock (or its worker died) after claiming attempt 1,
+    # with one recipient's window in flight.
+    dispatch_id = await _planned_batch(app_context, api, keys)
+    await _claimed_by_a_run_that_died(app_context, dispatch_id, in_flight=1)
+    gateway = FakeGateway("a", deduplicates=True)
+    registry = FakeRegistry([gateway])
+    stale = await run_sms_batch(app_context, registry, dispatch_id, 1)  # type: ignore[arg-type]
+    assert isinstance(stale, Sent)
+    assert gateway.calls == []  # a duplicate still does nothing
+    resumed = await run_sms_batch(app_context, registry, dispatch_id, 1, resumed=True)  # type: ignore[arg-type]
+    assert isinstance(resumed, Sent)
+    rows = sorted(await _rows(app_context), key=lambda r: r.id or 0)
+    assert [r.state for r in rows] == [SmsState.UNKNOWN] + [SmsState.SUBMITTED] * 3
+    assert rows[0].error == "worker stopped while sending; not resent"
+    assert gateway.calls == [[str(r.id) for r in rows[1:]]]  # never the one in flight
+    async with transaction(app_context.sessions) as session:
+        dispatch = await session.get(Dispatch, dispatch_id)
+        assert dispatch is not None
+        assert dispatch.state != DispatchState.QUEUED
+        assert dispatch.attempts == 1
+
+
+async def test_the_queue_running_a_job_again_resumes_its_attempt(
+    app_context: AppContext, api: httpx.AsyncClient, keys: Keys
+) -> None:
+    dispatch_id = await _planned_batch(app_context, api, keys)
+    await _claimed_by_a_run_that_died(app_context, dispatch_id, in_flight=0)
+    gateway = FakeGateway("a", deduplicates=True)
+    ctx = {"app": app_context, "registry": FakeRegistry([gateway]), "job_try": 2}
+    assert await jobs.run_sms_batch(ctx, dispatch_id, 1) == "done"
+    assert {r.state for r in await _rows(app_context)} == {SmsState.SUBMITTED}
+    assert len(gateway.calls) == 1
