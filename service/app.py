@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,6 +11,7 @@ from service.alerts.api import router as alerts_router
 from service.areas.api import router as jurisdictions_router
 from service.audit.api import router as audit_router
 from service.auth.all_clear_api import router as all_clear_router
+from service.collector import freeze_long_lived
 from service.context import AppContext, open_context
 from service.delivery.cbc_status_api import router as cbc_status_router
 from service.delivery.operator_jobs_api import router as operator_jobs_router
@@ -31,17 +31,16 @@ def create_app(settings: Settings | None = None, *, context: AppContext | None =
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # gc.freeze(): what exists at start-up (modules, models, the cell indexes'
-        # Python parts) lives as long as the process; leaving it out of every
-        # collection took a quarter of the receipt path's time (bench/sms.py).
+        # What exists at start-up lives as long as the process; leaving it out of
+        # every collection took a quarter of the receipt path's time (bench/sms.py).
         if context is not None:
             app.state.context = context
-            gc.freeze()
+            freeze_long_lived()
             yield
             return
         async with open_context(settings or Settings()) as opened:
             app.state.context = opened
-            gc.freeze()
+            freeze_long_lived()
             yield
 
     app = FastAPI(

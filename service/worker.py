@@ -18,6 +18,7 @@ from typing import Any
 from arq.worker import Worker
 
 from channels.tasks import cancel_until_done
+from service.collector import freeze_long_lived
 from service.context import AppContext
 from service.dispatch.jobs import FUNCTIONS
 from service.dispatch.registry import ChannelRegistry
@@ -109,6 +110,7 @@ async def running_worker(app: AppContext, name: str = "worker") -> AsyncIterator
     tasks = [asyncio.create_task(w.main()) for w in workers]
     tasks.append(asyncio.create_task(relay_loop()))
     tasks.append(asyncio.create_task(_every(SWEEP_INTERVAL_S, sweep_step, "sweep")))
+    freeze_long_lived()  # start-up is done: keep it out of every later collection
     log.info("worker started", extra={"worker": name})
     try:
         yield workers

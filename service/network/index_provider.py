@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from geo import CellIndex, IndexFormatError, decode_table
+from service.collector import freeze_long_lived
 from service.network import repository
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,8 @@ class CellIndexProvider:
                 return current
             index = await self._load_or_build(session, operator_id, operator.inventory_version)
             self._current[operator_id] = index  # the atomic swap
+            # Its geometries stay until the next swap: no full collection should walk them.
+            freeze_long_lived()
             return index
 
     def _path(self, inventory_id: str) -> Path | None:
