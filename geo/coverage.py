@@ -41,43 +41,76 @@ def _local_radius(lat: FloatArray) -> FloatArray:
     return radius
 
 
-def _destinations(
-    lon: FloatArray, lat: FloatArray, bearing_deg: FloatArray, dist: FloatArray
+_RAD = np.pi / 180  # multiplying is several times faster than np.radians / np.degrees
+_DEG = 180 / np.pi
+
+
+def _bearings(
+    first_deg: FloatArray, step_deg: FloatArray, count: int
 ) -> tuple[FloatArray, FloatArray]:
-    """Points ``dist`` metres from (lon, lat) along bearings (rows × vertices).
+    """cos and sin of the bearings ``first + j * step`` (j < count), as count × rows arrays.
+
+    Each bearing is the one before turned by the row's step (angle addition),
+    so the only trigonometry is per row, not per vertex: on a national
+    network's fifteen million vertices, np.sin and np.cos of every bearing
+    were a third of the coverage build. The rotation drifts by about one
+    rounding per step: below 1e-13° after 36 steps, nanometres on the ground.
+    """
+    start, step = first_deg * _RAD, step_deg * _RAD
+    cos_b, sin_b = np.empty((count, len(start))), np.empty((count, len(start)))
+    cos_b[0], sin_b[0] = np.cos(start), np.sin(start)
+    cos_step, sin_step = np.cos(step), np.sin(step)
+    for j in range(1, count):
+        cos_b[j] = cos_b[j - 1] * cos_step - sin_b[j - 1] * sin_step
+        sin_b[j] = sin_b[j - 1] * cos_step + cos_b[j - 1] * sin_step
+    return cos_b, sin_b
+
+
+def _destinations(
+    lon: FloatArray,
+    lat: FloatArray,
+    bearings: tuple[FloatArray, FloatArray],
+    dist: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """Points ``dist`` metres from each (lon, lat) along its bearings (``_bearings``).
 
     Returns unwrapped longitudes (continuous around each site) and sin(lat),
-    which is all the equal-area projection needs (saving an arcsin per vertex).
+    which is all the equal-area projection needs (saving an arcsin per
+    vertex), both count × rows.
     """
-    phi = np.radians(lat)[:, None]
-    delta = (dist / _local_radius(lat))[:, None]
-    theta = np.radians(bearing_deg)
+    cos_t, sin_t = bearings
+    phi = lat * _RAD
+    delta = dist / _local_radius(lat)
     sin_phi, cos_phi = np.sin(phi), np.cos(phi)
     sin_d, cos_d = np.sin(delta), np.cos(delta)
-    sin_lat2 = np.clip(sin_phi * cos_d + cos_phi * sin_d * np.cos(theta), -1.0, 1.0)
-    dlon = np.arctan2(np.sin(theta) * sin_d * cos_phi, cos_d - sin_phi * sin_lat2)
-    return lon[:, None] + np.degrees(dlon), sin_lat2
+    sin_lat2 = sin_phi * cos_d + (cos_phi * sin_d) * cos_t
+    np.clip(sin_lat2, -1.0, 1.0, out=sin_lat2)
+    dlon = np.arctan2(sin_t * (sin_d * cos_phi), cos_d - sin_phi * sin_lat2)
+    dlon *= _DEG
+    dlon += lon
+    return dlon, sin_lat2
 
 
 def _sector_rings(table: CellTable, rows: npt.NDArray[np.intp], arc: int) -> FloatArray:
     """Rings (rows × (arc+2) × [lon, sin lat]) for sectors drawn with ``arc`` points."""
     bw = table.beamwidth[rows]
-    steps = np.linspace(-0.5, 0.5, arc)[None, :] * bw[:, None]
-    bearings = table.azimuth[rows][:, None] + steps
-    lon2, sin2 = _destinations(table.lon[rows], table.lat[rows], bearings, table.range_m[rows])
+    bearings = _bearings(table.azimuth[rows] - bw / 2, bw / (arc - 1), arc)
+    lat = table.lat[rows]
+    lon2, sin2 = _destinations(table.lon[rows], lat, bearings, table.range_m[rows])
     out = np.empty((len(rows), arc + 2, 2))
     out[:, 0, 0] = out[:, -1, 0] = table.lon[rows]
-    out[:, 0, 1] = out[:, -1, 1] = np.sin(np.radians(table.lat[rows]))
-    out[:, 1:-1, 0] = lon2
-    out[:, 1:-1, 1] = sin2
+    out[:, 0, 1] = out[:, -1, 1] = np.sin(lat * _RAD)
+    out[:, 1:-1, 0] = lon2.T
+    out[:, 1:-1, 1] = sin2.T
     return out
 
 
 def _omni_rings(table: CellTable, rows: npt.NDArray[np.intp], n: int) -> FloatArray:
-    bearings = np.broadcast_to(np.linspace(0.0, 360.0, n, endpoint=False), (len(rows), n))
+    step = np.full(len(rows), 360.0 / n)
+    bearings = _bearings(np.zeros(len(rows)), step, n)
     lon2, sin2 = _destinations(table.lon[rows], table.lat[rows], bearings, table.range_m[rows])
     out = np.empty((len(rows), n + 1, 2))
-    out[:, :-1, 0], out[:, :-1, 1] = lon2, sin2
+    out[:, :-1, 0], out[:, :-1, 1] = lon2.T, sin2.T
     out[:, -1] = out[:, 0]
     return out
 

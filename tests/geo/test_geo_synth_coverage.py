@@ -76,6 +76,34 @@ def test_sector_vertices_lie_on_the_geodesic_range() -> None:
     assert centroid.y > cells[0].lat
 
 
+def test_vertices_lie_on_their_bearings_across_the_whole_beam() -> None:
+    """Bearings are made by turning step after step: the last of a wide beam must not drift."""
+    cells = [
+        Cell("narrow", Technology.G4, 24.9, 60.2, Sector(30.0, 60.0, 15_000.0)),
+        Cell("wide", Technology.G4, -70.0, -53.0, Sector(200.0, 350.0, 8_000.0)),
+        Cell("omni", Technology.G4, 15.6, 78.2, Omni(10_000.0)),
+    ]
+    polygons = coverage_polygons(CellTable.from_cells(cells))
+    geod = pyproj.Geod(ellps="WGS84")
+    expected = [
+        30.0 + np.linspace(-30.0, 30.0, 7),  # 60° at 10° steps: 7 arc points
+        200.0 + np.linspace(-175.0, 175.0, 36),
+        np.arange(32) * 360.0 / 32,
+    ]
+    for cell, polygon, bearings in zip(cells, polygons, expected, strict=True):
+        coords = np.asarray(polygon.exterior.coords)
+        if isinstance(cell.coverage, Sector):
+            coords = coords[1:-1]  # the site opens and closes a sector's ring
+        else:
+            coords = coords[:-1]
+        azimuth, _, _ = geod.inv(
+            np.full(len(coords), cell.lon), np.full(len(coords), cell.lat), *coords.T
+        )
+        turned = (azimuth - bearings + 180.0) % 360.0 - 180.0
+        assert len(coords) == len(bearings)
+        assert np.abs(turned).max() < 0.3  # the spherical formula, not drift
+
+
 def test_coverage_crossing_the_antimeridian_is_split() -> None:
     table = CellTable.from_cells([Cell("f", Technology.G4, 179.99, -17.0, Omni(5000.0))])
     (polygon,) = coverage_polygons(table)
