@@ -92,10 +92,8 @@ def test_vertices_lie_on_their_bearings_across_the_whole_beam() -> None:
     ]
     for cell, polygon, bearings in zip(cells, polygons, expected, strict=True):
         coords = np.asarray(polygon.exterior.coords)
-        if isinstance(cell.coverage, Sector):
-            coords = coords[1:-1]  # the site opens and closes a sector's ring
-        else:
-            coords = coords[:-1]
+        # The site opens and closes a sector's ring; an omni ring closes on its first point.
+        coords = coords[1:-1] if isinstance(cell.coverage, Sector) else coords[:-1]
         azimuth, _, _ = geod.inv(
             np.full(len(coords), cell.lon), np.full(len(coords), cell.lat), *coords.T
         )
