@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -32,11 +33,16 @@ class Keys:
         return {**getattr(self, role), **CAP_HEADERS}
 
 
+# id() of the senders list named agencies once: a list freed and a new one at its
+# address gave two agencies of one test the same name (CI, PostgreSQL).
+_AGENCY_NUMBERS = itertools.count(1)
+
+
 async def make_keys(context: AppContext, senders: list[str], **agency_options: bool) -> Keys:
     """An agency allowed `senders`, with an agency key, two managers and an admin."""
     async with transaction(context.sessions) as session:
         agency = await auth.create_agency(
-            session, name=f"agency-{len(senders)}-{id(senders)}", senders=senders, **agency_options
+            session, name=f"agency-{next(_AGENCY_NUMBERS)}", senders=senders, **agency_options
         )  # type: ignore[arg-type]
         minted = {}
         for label, role in (
