@@ -11,8 +11,11 @@ place. A worker that had not done so paused for 100-115 ms on each full
 collection under bench/ingest.py's load (about 190,000 objects, most of them
 from start-up), and every intake waiting for the write turn waited with it.
 Frozen objects are still freed by reference counting when dropped (a
-replaced index goes as before); only cyclic garbage that exists at the
-moment of freezing would stay, which is why the collection runs first.
+replaced index goes as before). What the collector alone could free is
+kept: garbage in reference cycles at the moment of freezing (so a
+collection runs first), and objects alive then, such as those of a request
+in flight during an index swap, that later end up in a cycle. That is a few
+objects once per start-up and per inventory version, not per request.
 """
 
 from __future__ import annotations
