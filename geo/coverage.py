@@ -72,11 +72,12 @@ def _destinations(
     bearings: tuple[FloatArray, FloatArray],
     dist: FloatArray,
 ) -> tuple[FloatArray, FloatArray]:
-    """Points ``dist`` metres from each (lon, lat) along its bearings (``_bearings``).
+    """Points ``dist`` metres from each (lon, lat) along its bearings.
 
-    Returns unwrapped longitudes (continuous around each site) and sin(lat),
-    which is all the equal-area projection needs (saving an arcsin per
-    vertex), both count × rows.
+    ``bearings`` are their cos and sin, count × rows (``_bearings``) or
+    count × 1 when every row has the same ones. Returns unwrapped longitudes
+    (continuous around each site) and sin(lat), which is all the equal-area
+    projection needs (saving an arcsin per vertex), both count × rows.
     """
     cos_t, sin_t = bearings
     phi = lat * _RAD
@@ -106,8 +107,9 @@ def _sector_rings(table: CellTable, rows: npt.NDArray[np.intp], arc: int) -> Flo
 
 
 def _omni_rings(table: CellTable, rows: npt.NDArray[np.intp], n: int) -> FloatArray:
-    step = np.full(len(rows), 360.0 / n)
-    bearings = _bearings(np.zeros(len(rows)), step, n)
+    # The same n bearings for every row: n × 1, broadcast over the rows.
+    theta = np.arange(n)[:, None] * (2 * np.pi / n)
+    bearings = (np.cos(theta), np.sin(theta))
     lon2, sin2 = _destinations(table.lon[rows], table.lat[rows], bearings, table.range_m[rows])
     out = np.empty((len(rows), n + 1, 2))
     out[:, :-1, 0], out[:, :-1, 1] = lon2.T, sin2.T
