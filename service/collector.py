@@ -23,7 +23,13 @@ from __future__ import annotations
 import gc
 
 
-def freeze_long_lived() -> None:
-    """Collect what is garbage now, then keep everything still alive out of later collections."""
-    gc.collect()
+def freeze_long_lived(*, collect: bool = True) -> None:
+    """Collect what is garbage now, then keep everything still alive out of later collections.
+
+    ``collect=False`` when a full collection has just run (a cell index's
+    build or load ends with one): a second would walk the new index's
+    million geometries again, in the caller's event loop.
+    """
+    if collect:
+        gc.collect()
     gc.freeze()

@@ -64,8 +64,10 @@ class CellIndexProvider:
                 return current
             index = await self._load_or_build(session, operator_id, operator.inventory_version)
             self._current[operator_id] = index  # the atomic swap
-            # Its geometries stay until the next swap: no full collection should walk them.
-            freeze_long_lived()
+            # Its geometries stay until the next swap: no full collection should walk
+            # them. CellIndex.build and load end with a collection (the last of several
+            # running at once does): not another here.
+            freeze_long_lived(collect=False)
             return index
 
     def _path(self, inventory_id: str) -> Path | None:
